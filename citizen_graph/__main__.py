@@ -1,0 +1,5 @@
+"""`python -m citizen_graph` runs the console script."""
+
+from citizen_graph.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""create_app(settings) → Starlette: the only place where the parts meet.
+
+The lifespan starts the embedded sandbox (sandbox mode), opens one client per upstream, builds
+the cache, schema and credentials, and closes everything on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.datastructures import Secret
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from citizen_graph.auth.credentials import DEMO_CLIENTS, Credentials
+from citizen_graph.cache import UpstreamCache
+from citizen_graph.connectors import fetch_sandbox_credentials, open_connectors
+from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.sandbox import create_sandbox_app
+from citizen_graph.schema import build_schema, field_coordinates
+from citizen_graph.serving import ThreadedServer
+from citizen_graph.settings import Settings, SettingsError, settings_from_environment
+from citizen_graph.telemetry import Metrics
+from citizen_graph.views import (
+    GraphQLEndpoint,
+    RequestIdMiddleware,
+    Services,
+    healthz,
+    metrics,
+    readyz,
+)
+
+SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
+
+
+class _LateEndpoint:
+    """The /graphql ASGI app, which only exists once the lifespan has opened the services."""
+
+    def __init__(self) -> None:
+        self.endpoint: GraphQLEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.endpoint is not None, "the lifespan has not run"
+        await self.endpoint(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Starlette:
+    graphql = _LateEndpoint()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            effective = settings
+            if settings.sandbox.enabled:
+                effective = await _with_sandbox(settings, stack)
+            _check(effective)
+            connectors = await stack.enter_async_context(open_connectors(effective))
+            schema = build_schema(effective.limits)
+            services = Services(
+                settings=effective,
+                schema=schema,
+                connectors=connectors,
+                cache=UpstreamCache(effective.cache),
+                credentials=Credentials(
+                    DEMO_CLIENTS if effective.sandbox.enabled else ()
+                ),
+                ids=CitizenIdCodec(str(effective.server.id_secret)),
+                readable_fields=field_coordinates(schema),
+                metrics=Metrics(),
+            )
+            graphql.endpoint = GraphQLEndpoint(services)
+            app.state.services = services
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )
+
+
+async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:
+    """Point every connector at the sandbox (embedded unless a URL is given)."""
+    url = settings.sandbox.url.rstrip("/")
+    if not url:
+        sandbox = await asyncio.to_thread(
+            create_sandbox_app, latency=settings.sandbox.latency
+        )
+        server = ThreadedServer(sandbox, settings.sandbox.host, settings.sandbox.port)
+        await asyncio.to_thread(server.start)
+        stack.callback(server.stop)
+        url = server.url
+    credentials = await fetch_sandbox_credentials(url)
+    settings = settings.replace(
+        "dgfip",
+        base_url=f"{url}/dgfip",
+        client_id=credentials["dgfip"]["client_id"],
+        client_secret=Secret(credentials["dgfip"]["client_secret"]),
+    )
+    settings = settings.replace(
+        "api_particulier",
+        base_url=f"{url}/api-particulier",
+        token=Secret(credentials["api_particulier"]["token"]),
+    )
+    settings = settings.replace("ban", base_url=f"{url}/ban")
+    settings = settings.replace("sandbox", url=url)
+    if not str(settings.server.id_secret):
+        settings = settings.replace("server", id_secret=Secret(SANDBOX_ID_SECRET))
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    for name in ("dgfip", "api_particulier", "ban"):
+        if not getattr(settings, name).base_url:
+            raise SettingsError(f"{name}.base_url is required outside sandbox mode")
+    if not str(settings.server.id_secret):
+        raise SettingsError("server.id_secret is required outside sandbox mode")
+
+
+def create_app_from_environment() -> Starlette:
+    """The uvicorn factory for `citizen-graph serve` (one call per worker process)."""
+    return create_app(settings_from_environment())

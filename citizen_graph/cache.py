@@ -1,0 +1,147 @@
+"""The cross-request cache under the loaders: bounded, a TTL per upstream operation.
+
+Keys are the upstream request (operation + its parameters, recipient included), never the
+caller's role: the authorization decision is taken before anything reaches this layer. Values
+are results, not coroutines (reliability.md §0.5). Absence (NOT_FOUND) is cached briefly;
+failures are not cached. Identical calls in flight are coalesced: one upstream request serves
+every waiter (API Particulier answers 409 to a duplicate in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cachetools import TTLCache
+
+from citizen_graph import calls
+from citizen_graph.errors import NotFound
+from citizen_graph.settings import CacheSettings
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    source: str
+    ttl_s: float
+
+
+def operations(settings: CacheSettings) -> tuple[Operation, ...]:
+    return (
+        Operation("tax_history", "dgfip", settings.tax_ttl_s),
+        Operation("tax_situation", "dgfip", settings.tax_ttl_s),
+        Operation("family_quotient", "api_particulier", settings.family_quotient_ttl_s),
+        Operation("student_status", "api_particulier", settings.student_status_ttl_s),
+        Operation("geocode", "ban", settings.geocode_ttl_s),
+    )
+
+
+class UpstreamCache:
+    def __init__(self, settings: CacheSettings) -> None:
+        self._operations = {op.name: op for op in operations(settings)}
+        self._values: dict[str, TTLCache[Hashable, Any]] = {
+            op.name: TTLCache(settings.max_entries, op.ttl_s)
+            for op in self._operations.values()
+        }
+        self._absent: TTLCache[tuple[str, Hashable], NotFound] = TTLCache(
+            settings.max_entries, settings.not_found_ttl_s
+        )
+        self._inflight: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
+
+    def clear(self) -> None:
+        for values in self._values.values():
+            values.clear()
+        self._absent.clear()
+
+    async def get(
+        self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[T]]
+    ) -> T:
+        """The cached value, the in-flight call's value, or a new call's value."""
+        found, value = self._lookup(operation, key)
+        if found:
+            hit: T = self._hit(operation, value)
+            return hit
+        inflight = self._inflight.get((operation, key))
+        if inflight is None:
+            inflight = self._start(operation, key, fetch)
+        else:
+            self._journal_hit(operation)
+        result: T = await asyncio.shield(inflight)
+        return result
+
+    async def get_many(
+        self,
+        operation: str,
+        keys: Sequence[K],
+        fetch_many: Callable[[list[K]], Awaitable[Sequence[Any]]],
+    ) -> list[Any]:
+        """Like `get` for many keys, with one `fetch_many` call for all the misses."""
+        results: dict[K, Any] = {}
+        misses: list[K] = []
+        for key in dict.fromkeys(keys):
+            found, value = self._lookup(operation, key)
+            if found:
+                results[key] = self._hit(operation, value)
+            elif key not in misses:
+                misses.append(key)
+        if misses:
+            batch = asyncio.ensure_future(fetch_many(misses))
+            for index, key in enumerate(misses):
+                self._start(operation, key, _pick(batch, index))
+            fetched = await asyncio.shield(batch)
+            results.update(zip(misses, fetched, strict=True))
+        return [results[key] for key in keys]
+
+    def _lookup(self, operation: str, key: Hashable) -> tuple[bool, Any]:
+        absent = self._absent.get((operation, key))
+        if absent is not None:
+            return True, absent
+        values = self._values[operation]
+        if key in values:
+            return True, values[key]
+        return False, None
+
+    def _hit(self, operation: str, value: Any) -> Any:
+        self._journal_hit(operation)
+        if isinstance(value, NotFound):
+            raise value
+        return value
+
+    def _journal_hit(self, operation: str) -> None:
+        source = self._operations[operation].source
+        calls.record(calls.UpstreamCall(source, operation, None, 0.0, cached=True))
+
+    def _start(
+        self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[Any]]
+    ) -> asyncio.Future[Any]:
+        # A task of its own: a caller that goes away must not cancel the other waiters.
+        future = asyncio.ensure_future(fetch())
+        self._inflight[(operation, key)] = future
+        future.add_done_callback(lambda done: self._settle(operation, key, done))
+        return future
+
+    def _settle(
+        self, operation: str, key: Hashable, future: asyncio.Future[Any]
+    ) -> None:
+        self._inflight.pop((operation, key), None)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self._values[operation][key] = future.result()
+        elif isinstance(error, NotFound):
+            self._absent[(operation, key)] = error
+
+
+def _pick(
+    batch: asyncio.Future[Sequence[Any]], index: int
+) -> Callable[[], Awaitable[Any]]:
+    async def item() -> Any:
+        return (await asyncio.shield(batch))[index]
+
+    return item

@@ -1,0 +1,69 @@
+"""The scope of one gateway request as the layers below the resolvers see it.
+
+A context variable carries the request's deadline and its journal of upstream calls, so that
+connectors can respect the deadline and report each call (for counts, logs and the audit)
+without knowing anything about GraphQL, callers or roles.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """One upstream operation as a request saw it (never a body, never a key)."""
+
+    source: str  # dgfip | api_particulier | ban
+    operation: str  # e.g. "tax_history", "geocode_batch"
+    status: int | None  # HTTP status, None when no answer (timeout, connection error)
+    duration_ms: float
+    cached: bool
+    upstream_request_id: str | None = None
+
+
+@dataclass
+class RequestScope:
+    deadline: (
+        float  # time.monotonic() value after which no upstream call may start or run
+    )
+    calls: list[UpstreamCall] = field(default_factory=list)
+
+    def remaining_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+_current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
+    "citizen_graph_request_scope", default=None
+)
+
+
+@contextmanager
+def request_scope(deadline_s: float) -> Iterator[RequestScope]:
+    """Open the scope of one request; tasks spawned inside inherit it."""
+    scope = RequestScope(deadline=time.monotonic() + deadline_s)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+def current_scope() -> RequestScope | None:
+    return _current.get()
+
+
+def record(call: UpstreamCall) -> None:
+    scope = _current.get()
+    if scope is not None:
+        scope.calls.append(call)
+
+
+def remaining_s(default: float) -> float:
+    """Seconds left before the request's deadline, capped by `default`."""
+    scope = _current.get()
+    return default if scope is None else min(default, scope.remaining_s())

@@ -1,0 +1,138 @@
+"""The `citizen-graph` console script: thin sub-commands over the app factory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from citizen_graph.auth.credentials import DEMO_CLIENTS
+from citizen_graph.settings import Settings, SettingsError, settings_from_environment
+from citizen_graph.telemetry import configure_logging
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args.command(args)
+    except SettingsError as error:
+        print(f"citizen-graph: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citizen-graph")
+    commands = parser.add_subparsers(required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="TOML settings file (else sandbox mode)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--sandbox-url", help="use a sandbox already running there")
+    serve.add_argument("--sandbox-port", type=int)
+    serve.add_argument("--latency", help="embedded sandbox latency profile")
+    serve.set_defaults(command=_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the simulated State APIs alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--latency", default="none")
+    sandbox.set_defaults(command=_sandbox)
+
+    schema = commands.add_parser("schema", help="print the SDL")
+    schema.add_argument("--role", help="only what this role may read")
+    schema.set_defaults(command=_schema)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> None:
+    overrides = {
+        "CITIZEN_GRAPH_SERVER_HOST": args.host,
+        "CITIZEN_GRAPH_SERVER_PORT": args.port,
+        "CITIZEN_GRAPH_SERVER_WORKERS": args.workers,
+        "CITIZEN_GRAPH_SANDBOX_URL": args.sandbox_url,
+        "CITIZEN_GRAPH_SANDBOX_PORT": args.sandbox_port,
+        "CITIZEN_GRAPH_SANDBOX_LATENCY": args.latency,
+        "CITIZEN_GRAPH_CONFIG": args.config,
+    }
+    os.environ.update({k: str(v) for k, v in overrides.items() if v is not None})
+    settings = settings_from_environment()
+    configure_logging()
+    if settings.server.workers > 1:
+        settings = _prepare_workers(settings)
+    _announce(settings)
+    uvicorn.run(
+        "citizen_graph.app:create_app_from_environment",
+        factory=True,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _prepare_workers(settings: Settings) -> Settings:
+    """Several workers share one sandbox and split the upstream rate limits."""
+    workers = settings.server.workers
+    if settings.sandbox.enabled and not settings.sandbox.url:
+        from citizen_graph.sandbox import create_sandbox_app
+        from citizen_graph.serving import ThreadedServer
+
+        server = ThreadedServer(
+            create_sandbox_app(latency=settings.sandbox.latency),
+            settings.sandbox.host,
+            settings.sandbox.port,
+        ).start()
+        os.environ["CITIZEN_GRAPH_SANDBOX_URL"] = server.url
+    for section, limit in (
+        ("API_PARTICULIER", settings.api_particulier.rate_limit_per_s),
+        ("BAN", settings.ban.rate_limit_per_s),
+    ):
+        os.environ[f"CITIZEN_GRAPH_{section}_RATE_LIMIT_PER_S"] = str(
+            max(1, limit // workers)
+        )
+    return settings_from_environment()
+
+
+def _announce(settings: Settings) -> None:
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    print(f"citizen-graph: GraphiQL at {base}/graphql")
+    if settings.sandbox.enabled:
+        where = settings.sandbox.url or (
+            f"http://{settings.sandbox.host}:{settings.sandbox.port}"
+        )
+        print(f"citizen-graph: sandbox mode, simulated State APIs at {where}")
+        print("citizen-graph: demo API keys (Authorization: Bearer <key>):")
+        for client in DEMO_CLIENTS:
+            print(f"  {client.client_id:<22} roles: {', '.join(client.roles)}")
+
+
+def _sandbox(args: argparse.Namespace) -> None:
+    from citizen_graph.sandbox import create_sandbox_app
+
+    configure_logging()
+    print(f"citizen-graph: sandbox at http://{args.host}:{args.port}")
+    uvicorn.run(
+        create_sandbox_app(latency=args.latency),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _schema(args: argparse.Namespace) -> None:
+    from citizen_graph.schema import build_schema
+
+    if args.role:
+        print(
+            "citizen-graph: --role comes with the authorization policy", file=sys.stderr
+        )
+        sys.exit(2)
+    print(build_schema().as_str())

@@ -1,0 +1,101 @@
+"""The project's error tree; each class carries its contract code (CONTRACT.md §2).
+
+    CitizenGraphError                    INTERNAL
+    ├── BadUserInput                     BAD_USER_INPUT
+    ├── MissingKey                       MISSING_KEY
+    ├── QueryTooComplex                  QUERY_TOO_COMPLEX
+    ├── AuthError
+    │   ├── Unauthenticated              UNAUTHENTICATED   (HTTP 401)
+    │   ├── ForbiddenRole                FORBIDDEN_ROLE    (HTTP 403)
+    │   ├── PurposeRequired              PURPOSE_REQUIRED  (HTTP 400)
+    │   └── Forbidden                    FORBIDDEN
+    └── UpstreamError                    (carries the failing `source`)
+        ├── NotFound                     NOT_FOUND
+        └── UpstreamUnavailable          UPSTREAM_UNAVAILABLE
+
+Messages are written for the caller: they never hold an identifier, an upstream URL or body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CitizenGraphError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL"
+    http_status: ClassVar[int] = 200
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+
+class BadUserInput(CitizenGraphError):
+    code = "BAD_USER_INPUT"
+    default_message = "Invalid input."
+
+
+class MissingKey(CitizenGraphError):
+    code = "MISSING_KEY"
+    default_message = "This field needs a lookup key that was not given."
+
+
+class QueryTooComplex(CitizenGraphError):
+    code = "QUERY_TOO_COMPLEX"
+    default_message = "The query exceeds the gateway's limits."
+
+
+class AuthError(CitizenGraphError):
+    """A problem with who is calling, found before execution."""
+
+
+class Unauthenticated(AuthError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+    default_message = "A valid credential is required (Authorization: Bearer <key>)."
+
+
+class ForbiddenRole(AuthError):
+    code = "FORBIDDEN_ROLE"
+    http_status = 403
+    default_message = "The declared role is not allowed for this credential."
+
+
+class PurposeRequired(AuthError):
+    code = "PURPOSE_REQUIRED"
+    http_status = 400
+    default_message = "This role requires an X-Purpose header."
+
+
+class Forbidden(AuthError):
+    code = "FORBIDDEN"
+    default_message = "The caller's role may not read this field."
+
+
+class UpstreamError(CitizenGraphError):
+    """An upstream State API did not give the data; `source` names which one."""
+
+    def __init__(self, source: str, message: str | None = None) -> None:
+        self.source = source
+        super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "source": self.source}
+
+
+class NotFound(UpstreamError):
+    code = "NOT_FOUND"
+    default_message = "The upstream does not know this person."
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UPSTREAM_UNAVAILABLE"
+    default_message = "The upstream could not answer."

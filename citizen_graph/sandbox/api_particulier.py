@@ -1,0 +1,224 @@
+"""Simulated API Particulier v3: quotient familial (CNAF/MSA) and statut étudiant (MESRI).
+
+Every call goes through the same steps as the real platform: JWT (401), 20 requests per rolling
+second per token (429), identical request in flight (409), scopes (403), `recipient` (422),
+identity (422), then the provider (latency, magic failures, 404). Every answer carries
+`X-Request-ID` and `RateLimit-*`; a `data` block the token has no scope for is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from citizen_graph.sandbox.family_quotient import SCOPES as FAMILY_QUOTIENT_SCOPES
+from citizen_graph.sandbox.family_quotient import family_quotient, period
+from citizen_graph.sandbox.identity import Params, one, pivot_identity
+from citizen_graph.sandbox.magic import FAILING_BIRTH_PLACES
+from citizen_graph.sandbox.particulier_errors import (
+    CNAF,
+    GENERIC,
+    MESRI,
+    ApiError,
+    status_error,
+)
+from citizen_graph.sandbox.particulier_tokens import Claims, TokenAuthority
+from citizen_graph.sandbox.population import IdentityQuery, Population, Resident
+from citizen_graph.sandbox.ratelimit import RollingWindow, Verdict
+from citizen_graph.sandbox.runtime import Runtime
+from citizen_graph.sandbox.student_status import SCOPES as STUDENT_SCOPES
+from citizen_graph.sandbox.student_status import student_status
+
+QF_PATH = "/api-particulier/v3/dss/quotient_familial/identite"
+STUDENT_PATH = "/api-particulier/v3/mesri/statut_etudiant/identite"
+RATE_LIMIT = 20  # requests per rolling second, per token
+SIRET = re.compile(r"[0-9]{14}")
+Answer = Callable[[Request, Claims], Awaitable[dict[str, Any]]]
+FlightKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+class ApiParticulier:
+    def __init__(
+        self, population: Population, runtime: Runtime, today: datetime.date
+    ) -> None:
+        self._population = population
+        self._runtime = runtime
+        self._today = today
+        self.tokens = TokenAuthority()
+        self._limits = RollingWindow(RATE_LIMIT)
+        runtime.on_reset(self._limits.clear)
+        self._in_flight: set[FlightKey] = set()
+
+    def routes(self) -> list[BaseRoute]:
+        runtime, fail = self._runtime, self.failure
+        return [
+            runtime.route(
+                "api_particulier", "GET", QF_PATH, self._endpoint(self._qf), fail
+            ),
+            runtime.route(
+                "api_particulier",
+                "GET",
+                STUDENT_PATH,
+                self._endpoint(self._student),
+                fail,
+            ),
+            runtime.not_found("api_particulier", "/api-particulier", fail),
+        ]
+
+    def failure(self, request: Request, status: int) -> Response:
+        provider = {QF_PATH: CNAF, STUDENT_PATH: MESRI}.get(request.url.path, GENERIC)
+        return self._error(request, status_error(status, provider), None)
+
+    def _endpoint(self, answer: Answer) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            verdict = None
+            try:
+                claims = self.tokens.verify(request.headers.get("authorization", ""))
+                verdict = self._limits.hit(claims.jti)
+                if not verdict.allowed:
+                    error = status_error(429)
+                    error.meta = {"retry_in": verdict.retry_after_s}
+                    raise error
+                data = await self._once(request, claims, answer)
+            except ApiError as error:
+                return self._error(request, error, verdict)
+            body = {"data": data, "links": {}, "meta": {}}
+            return JSONResponse(body, headers=self._headers(request, verdict))
+
+        return endpoint
+
+    async def _once(
+        self, request: Request, claims: Claims, answer: Answer
+    ) -> dict[str, Any]:
+        """Answer, unless an identical request of the same token is still in flight (409)."""
+        query = tuple(sorted(request.query_params.multi_items()))
+        key = (claims.jti, request.url.path, query)
+        if key in self._in_flight:
+            raise status_error(409)
+        self._in_flight.add(key)
+        try:
+            return await answer(request, claims)
+        finally:
+            self._in_flight.discard(key)
+
+    def _error(
+        self, request: Request, error: ApiError, verdict: Verdict | None
+    ) -> Response:
+        headers = self._headers(request, verdict)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+    def _headers(self, request: Request, verdict: Verdict | None) -> dict[str, str]:
+        verdict = verdict or self._limits.peek(self._token_id(request))
+        headers = {"X-Request-ID": str(uuid.uuid4()), **verdict.headers()}
+        if request.url.path == QF_PATH:
+            headers["X-Response-Cached"] = "false"
+        return headers
+
+    def _token_id(self, request: Request) -> str:
+        try:
+            return self.tokens.verify(request.headers.get("authorization", "")).jti
+        except ApiError:
+            return ""
+
+    async def _qf(self, request: Request, claims: Claims) -> dict[str, Any]:
+        scopes = _held(claims, FAMILY_QUOTIENT_SCOPES)
+        params = _params(request)
+        query = pivot_identity(
+            params, self._today, full_birth_date=False, birth_country=True
+        )
+        year, month = period(params, self._today)
+        await self._provider(params, CNAF)
+        resident = self._match(query, params)
+        if resident is None or resident.household.family_file is None:
+            raise ApiError(
+                404,
+                "35003",
+                "Allocataire inconnu",
+                "Aucun allocataire n'a été trouvé à la CNAF ni à la MSA.",
+            )
+        return family_quotient(resident.household, year, month, self._today, scopes)
+
+    async def _student(self, request: Request, claims: Claims) -> dict[str, Any]:
+        scopes = _held(claims, STUDENT_SCOPES)
+        params = _params(request)
+        query = pivot_identity(
+            params, self._today, full_birth_date=True, birth_country=False
+        )
+        await self._provider(params, MESRI)
+        resident = self._match(query, params)
+        spi = resident.person.fiscal_number if resident else None
+        study = self._population.studies.get(spi or "")
+        if resident is None or study is None:
+            raise ApiError(
+                404,
+                "25003",
+                "Étudiant non trouvé",
+                "Aucun étudiant n'a pu être trouvé avec ces critères.",
+            )
+        return student_status(resident.person, study, self._today, scopes)
+
+    async def _provider(self, params: Params, provider: str) -> None:
+        """The call to the data provider: magic birth places fail at once, else it takes time
+        (and sometimes times out, in the realistic profile)."""
+        magic = FAILING_BIRTH_PLACES.get(
+            one(params, "codeCogInseeCommuneNaissance") or ""
+        )
+        if magic is not None:
+            raise status_error(magic, provider)
+        await self._runtime.work("api_particulier")
+        if self._runtime.provider_times_out():
+            await asyncio.sleep(self._runtime.latency.provider_timeout_s)
+            raise status_error(504, provider)
+
+    def _match(self, query: IdentityQuery, params: Params) -> Resident | None:
+        matches = self._population.find(query)
+        if len(matches) > 1:
+            place = one(params, "codeCogInseeCommuneNaissance")
+            matches = [m for m in matches if m.person.birth_place.commune_code == place]
+        if len(matches) > 1:
+            raise ApiError(
+                422,
+                "00391",
+                "Identité ambiguë",
+                "L'identité correspond à plusieurs personnes.",
+            )
+        return matches[0] if matches else None
+
+
+def _held(claims: Claims, endpoint_scopes: Collection[str]) -> set[str]:
+    held = set(claims.scopes & set(endpoint_scopes))
+    if not held:
+        raise status_error(403)
+    return held
+
+
+def _params(request: Request) -> Params:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    recipient = one(params, "recipient")
+    if recipient is None:
+        raise ApiError(
+            422,
+            "00203",
+            "Paramètre manquant",
+            "Le paramètre recipient est obligatoire.",
+            parameter="recipient",
+        )
+    if not SIRET.fullmatch(recipient):
+        raise ApiError(
+            422,
+            "00204",
+            "Paramètre invalide",
+            "Le paramètre recipient doit être un SIRET (14 chiffres).",
+            parameter="recipient",
+        )
+    return params

@@ -1,0 +1,83 @@
+"""build_schema(): the federated Strawberry schema with its extensions; the SDL comes from here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError, GraphQLObjectType
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from citizen_graph.schema.citizen import Citizen
+from citizen_graph.schema.query import Query
+from citizen_graph.settings import LimitSettings
+
+logger = logging.getLogger("citizen_graph.graphql")
+
+# The types a policy can name: the citizen graph (Query and the federation types aside).
+CITIZEN_TYPES = (
+    "Citizen",
+    "Identity",
+    "TaxNotice",
+    "Address",
+    "FamilyQuotient",
+    "FamilyMember",
+    "StudentStatus",
+    "Admission",
+    "Viewer",
+)
+
+
+class CitizenSchema(strawberry.federation.Schema):
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,
+    ) -> None:
+        # Strawberry logs every error with a traceback; field errors here are expected
+        # outcomes (already in the response), and INTERNAL ones are logged where masked.
+        for error in errors:
+            logger.info(
+                "graphql error",
+                extra={
+                    "code": (error.extensions or {}).get("code"),
+                    "path": error.path,
+                },
+            )
+
+
+def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
+    limits = limits or LimitSettings()
+    extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ParserCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    return CitizenSchema(
+        query=Query,
+        types=[Citizen],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )
+
+
+def field_coordinates(schema: CitizenSchema) -> tuple[str, ...]:
+    """Every `Type.field` of the citizen graph, as the policy and `viewer` name them."""
+    graphql_schema = schema._schema
+    coordinates = []
+    for name in CITIZEN_TYPES:
+        graphql_type = graphql_schema.type_map[name]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        coordinates += [f"{name}.{field}" for field in graphql_type.fields]
+    return tuple(coordinates)

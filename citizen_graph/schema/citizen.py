@@ -1,0 +1,52 @@
+"""Citizen: the entity that joins the sources; each field names its resolver."""
+
+from __future__ import annotations
+
+import strawberry
+
+from citizen_graph.context import Info
+from citizen_graph.records import CitizenKey
+from citizen_graph.resolvers import citizen as resolve
+from citizen_graph.schema.address import Address
+from citizen_graph.schema.family import FamilyQuotient
+from citizen_graph.schema.identity import Identity
+from citizen_graph.schema.student import StudentStatus
+from citizen_graph.schema.tax import TaxNotice
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A citizen, found by fiscal number and/or pivot identity. Every "
+    "upstream-backed field is nullable: one failing upstream never hides the others.",
+)
+class Citizen:
+    key: strawberry.Private[CitizenKey]
+
+    id: strawberry.ID = strawberry.field(
+        resolver=resolve.citizen_id, description="Opaque and stable for the same keys."
+    )
+    identity: Identity | None = strawberry.field(
+        resolver=resolve.identity,
+        description="DGFiP: the declarant the fiscal number belongs to.",
+    )
+    tax_notice: TaxNotice | None = strawberry.field(
+        resolver=resolve.tax_notice,
+        description="DGFiP; default: the latest income year available.",
+    )
+    address: Address | None = strawberry.field(
+        resolver=resolve.address,
+        description="DGFiP tax address, normalised and geocoded by the BAN.",
+    )
+    family_quotient: FamilyQuotient | None = strawberry.field(
+        resolver=resolve.family_quotient,
+        description="CNAF/MSA via API Particulier; needs the identity key. "
+        "Default: the current month.",
+    )
+    student_status: StudentStatus | None = strawberry.field(
+        resolver=resolve.student_status,
+        description="MESRI via API Particulier; needs the identity key.",
+    )
+
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Citizen:
+        return cls(key=info.context.ids.decode(id))

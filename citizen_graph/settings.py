@@ -1,0 +1,211 @@
+"""Typed settings: one TOML file plus `CITIZEN_GRAPH_<SECTION>_<KEY>` overrides, checked once.
+
+Unknown sections or keys are errors; names carry their units; secrets are `Secret`s so they
+never print. Defaults live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from starlette.datastructures import Secret
+
+ENV_PREFIX = "CITIZEN_GRAPH_"
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    request_deadline_s: float = 8.0  # under API Particulier's 10 s provider wait
+    max_body_bytes: int = 200_000
+    graphiql: bool = True
+    # The secret that makes Citizen.id opaque; sandbox mode uses a fixed development value.
+    id_secret: Secret = Secret("")
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxSettings:
+    enabled: bool = False
+    url: str = ""  # an already running sandbox; empty = embedded
+    host: str = "127.0.0.1"
+    port: int = 8001
+    latency: str = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class DgfipSettings:
+    base_url: str = ""
+    client_id: str = ""
+    client_secret: Secret = Secret("")
+    teleservice_id: str = "citizen-graph"  # ID_Teleservice
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 5.0
+    max_connections: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiParticulierSettings:
+    base_url: str = ""
+    token: Secret = Secret("")
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 5.0  # API Particulier's recommended client timeout
+    max_connections: int = 20
+    rate_limit_per_s: int = 20  # per token; exceeding it risks a 12 h IP ban
+
+
+@dataclasses.dataclass(frozen=True)
+class BanSettings:
+    base_url: str = ""
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 3.0
+    max_connections: int = 10
+    rate_limit_per_s: int = 50  # per IP
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheSettings:
+    max_entries: int = 20_000  # per upstream operation
+    tax_ttl_s: float = 3600.0  # a tax notice changes at most a few times a year
+    family_quotient_ttl_s: float = 600.0
+    student_status_ttl_s: float = 600.0
+    geocode_ttl_s: float = 86_400.0  # BAN index is refreshed weekly
+    not_found_ttl_s: float = 60.0  # absence is cached briefly
+
+
+@dataclasses.dataclass(frozen=True)
+class BreakerSettings:
+    failure_threshold: int = 5  # consecutive failures before the circuit opens
+    open_s: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitSettings:
+    max_keys: int = 100
+    max_depth: int = 8
+    max_aliases: int = 15
+    max_tokens: int = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = ServerSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    dgfip: DgfipSettings = DgfipSettings()
+    api_particulier: ApiParticulierSettings = ApiParticulierSettings()
+    ban: BanSettings = BanSettings()
+    cache: CacheSettings = CacheSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    limits: LimitSettings = LimitSettings()
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed (used by the CLI and tests)."""
+        current = getattr(self, section)
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(current, **values)}
+        )
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (if any), apply environment overrides, validate everything."""
+    raw: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from None
+    env = os.environ if environ is None else environ
+    _apply_environment(raw, env)
+    settings: Settings = _build(Settings, raw, "")
+    return settings
+
+
+def _sections() -> dict[str, Any]:
+    return get_type_hints(Settings)
+
+
+def _apply_environment(raw: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+    # Longest section names first, so `API_PARTICULIER_TOKEN` is not read as `API`.
+    names = sorted(_sections(), key=len, reverse=True)
+    for variable, value in env.items():
+        if not variable.startswith(ENV_PREFIX) or variable == ENV_PREFIX + "CONFIG":
+            continue
+        rest = variable.removeprefix(ENV_PREFIX).lower()
+        section = next((n for n in names if rest.startswith(n + "_")), None)
+        if section is None:
+            raise SettingsError(f"unknown setting in environment: {variable}")
+        key = rest.removeprefix(section + "_")
+        if key not in get_type_hints(_sections()[section]):
+            raise SettingsError(f"unknown setting in environment: {variable}")
+        raw.setdefault(section, {})[key] = value
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"[{where}] must be a table")
+    hints = get_type_hints(cls)
+    unknown = set(raw) - set(hints)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise SettingsError(f"unknown setting: {where + '.' if where else ''}{name}")
+    values = {}
+    for name, value in raw.items():
+        key = f"{where}.{name}" if where else name
+        hint = hints[name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, key)
+        else:
+            values[name] = _convert(hint, value, key)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    try:
+        if hint is Secret:
+            return Secret(str(value))
+        if hint is bool:
+            return _to_bool(value)
+        if hint in (int, float) and isinstance(value, bool):
+            raise ValueError
+        return hint(value)
+    except ValueError:
+        raise SettingsError(f"{key} must be a {hint.__name__}") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a worker process: the file named by CITIZEN_GRAPH_CONFIG, if any.
+
+    Without a file (and without an explicit CITIZEN_GRAPH_SANDBOX_ENABLED), sandbox mode.
+    """
+    env = os.environ if environ is None else environ
+    config = env.get(ENV_PREFIX + "CONFIG")
+    settings = load_settings(Path(config) if config else None, env)
+    if not config and ENV_PREFIX + "SANDBOX_ENABLED" not in env:
+        settings = settings.replace("sandbox", enabled=True)
+    return settings

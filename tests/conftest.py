@@ -1,0 +1,146 @@
+"""Real servers on loopback: one sandbox per session, a fresh gateway per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from citizen_graph.app import create_app
+from citizen_graph.sandbox import create_sandbox_app
+from citizen_graph.serving import ThreadedServer
+from citizen_graph.settings import Settings
+
+SOCIAL = "demo-social-services"
+FAMILY = "demo-family-portal"
+
+# The sandbox's fixed citizens (README "Sandbox test citizens").
+ALICE = "3000000000011"  # married to PAUL: one notice, CNAF family quotient
+PAUL = "3000000000012"
+CAMILLE = "3000000000021"  # student, not taxable, unknown to CAF
+JEAN = "3000000000031"  # MSA file
+NOE = "3000000000041"  # tax address the BAN cannot find
+
+ALICE_IDENTITY = {
+    "birthName": "FICTIF",
+    "usageName": "LAMBERT",
+    "givenNames": ["ALICE", "MARIE"],
+    "birthDate": "1984-03-14",
+    "sex": "F",
+    "birthCountryCode": "99100",
+    "birthPlaceCode": "35238",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's shell never changes a result."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("CITIZEN_GRAPH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[ThreadedServer]:
+    with ThreadedServer(create_sandbox_app(), lifespan="off") as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: ThreadedServer) -> Iterator[httpx.Client]:
+    """A client of the sandbox, with call counters and faults reset."""
+    with httpx.Client(base_url=sandbox_server.url, timeout=30) as client:
+        client.delete("/_sandbox/stats").raise_for_status()
+        client.delete("/_sandbox/faults").raise_for_status()
+        yield client
+        client.delete("/_sandbox/faults")
+
+
+def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
+    settings = Settings().replace("sandbox", enabled=True, url=sandbox_url)
+    for section, values in overrides.items():
+        settings = settings.replace(section, **values)
+    return settings
+
+
+@pytest.fixture
+def start_gateway(
+    sandbox: httpx.Client, sandbox_server: ThreadedServer
+) -> Iterator[Callable[..., GatewayClient]]:
+    """Start a gateway against the session sandbox, with optional setting overrides."""
+    started: list[tuple[ThreadedServer, GatewayClient]] = []
+
+    def start(**overrides: dict[str, Any]) -> GatewayClient:
+        app = create_app(gateway_settings(sandbox_server.url, **overrides))
+        server = ThreadedServer(app).start()
+        client = GatewayClient(server.url)
+        started.append((server, client))
+        return client
+
+    yield start
+    for server, client in started:
+        client.http.close()
+        server.stop()
+
+
+@pytest.fixture
+def gateway(start_gateway: Callable[..., GatewayClient]) -> GatewayClient:
+    return start_gateway()
+
+
+class GatewayClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        key: str | None = SOCIAL,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = {"X-Purpose": "Tests automatiques"} | (headers or {})
+        if key is not None:
+            all_headers["Authorization"] = f"Bearer {key}"
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return self.http.post("/graphql", json=body, headers=all_headers)
+
+    def query(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self.post(query, variables, **kwargs)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def upstream_calls(sandbox: httpx.Client, upstream: str, route_part: str = "") -> int:
+    """Calls the sandbox received on one upstream (token requests excluded)."""
+    stats = sandbox.get("/_sandbox/stats").json()["upstreams"][upstream]
+    return sum(
+        n
+        for route, n in stats["routes"].items()
+        if route_part in route and not route.endswith("/token")
+    )
+
+
+def catalogue(
+    sandbox: httpx.Client, limit: int, **filters: str
+) -> list[dict[str, Any]]:
+    params = {"limit": str(limit)} | filters
+    citizens: list[dict[str, Any]] = sandbox.get(
+        "/_sandbox/citizens", params=params
+    ).json()["citizens"]
+    return citizens
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,92 @@
+"""The API Particulier connector against the simulated v3 API, over loopback."""
+
+import asyncio
+import datetime
+
+import httpx
+import pytest
+
+from citizen_graph.connectors import Connectors
+from citizen_graph.errors import NotFound, UpstreamUnavailable
+from citizen_graph.records import PivotIdentity
+
+pytestmark = pytest.mark.anyio
+
+ALICE = PivotIdentity(
+    birth_name="FICTIF",
+    usage_name="LAMBERT",
+    given_names=("ALICE", "MARIE"),
+    birth_date=datetime.date(1984, 3, 14),
+    sex="F",
+    birth_place_code="35238",
+)
+CAMILLE = PivotIdentity(
+    "TESTEUR", ("CAMILLE",), datetime.date(2004, 6, 1), "F", "99100", "69123"
+)
+RECIPIENT = "21350238800019"
+
+
+async def test_family_quotient_is_translated(connectors: Connectors) -> None:
+    quotient = await connectors.api_particulier.family_quotient(ALICE, RECIPIENT)
+    today = datetime.date.today()
+    assert quotient.provider == "CNAF"
+    assert (quotient.year, quotient.month) == (today.year, today.month)
+    assert quotient.value is not None
+    assert quotient.value > 0
+    assert {c.given_names for c in quotient.children} == {("LEA",), ("HUGO",)}
+
+
+async def test_family_quotient_of_a_past_month(connectors: Connectors) -> None:
+    quotient = await connectors.api_particulier.family_quotient(
+        ALICE, RECIPIENT, 2026, 1
+    )
+    assert (quotient.year, quotient.month) == (2026, 1)
+
+
+async def test_student_status_is_translated(connectors: Connectors) -> None:
+    status = await connectors.api_particulier.student_status(CAMILLE, RECIPIENT)
+    assert status.enrolled_on(datetime.date.today())
+    assert status.admissions[0].institution_name == "Université Fictive de Lyon"
+
+
+async def test_unknown_person_is_not_found(connectors: Connectors) -> None:
+    with pytest.raises(NotFound):
+        await connectors.api_particulier.student_status(ALICE, RECIPIENT)
+
+
+async def test_provider_failure_is_upstream_unavailable(connectors: Connectors) -> None:
+    failing = PivotIdentity(
+        "FICTIF", ("ALICE",), ALICE.birth_date, "F", "99100", "00502"
+    )
+    with pytest.raises(UpstreamUnavailable):
+        await connectors.api_particulier.family_quotient(failing, RECIPIENT)
+
+
+async def test_the_client_never_exceeds_twenty_calls_per_second(
+    connectors: Connectors, sandbox: httpx.Client
+) -> None:
+    people = sandbox.get(
+        "/_sandbox/citizens", params={"limit": 45, "known_by": "cnaf"}
+    ).json()["citizens"]
+    identities = [
+        PivotIdentity(
+            c["identity"]["birthName"],
+            tuple(c["identity"]["givenNames"]),
+            datetime.date.fromisoformat(c["identity"]["birthDate"]),
+            c["identity"]["sex"],
+            c["identity"]["birthCountryCode"],
+            c["identity"]["birthPlaceCode"],
+            c["identity"]["usageName"],
+        )
+        for c in people
+    ]
+    results = await asyncio.gather(
+        *(connectors.api_particulier.family_quotient(i, RECIPIENT) for i in identities),
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, UpstreamUnavailable)]
+    statuses = sandbox.get("/_sandbox/stats").json()["upstreams"]["api_particulier"][
+        "statuses"
+    ]
+    assert "429" not in statuses
+    assert statuses["200"] == 45

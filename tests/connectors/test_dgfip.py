@@ -1,0 +1,74 @@
+"""The DGFiP connector against the simulated API Impôt particulier, over loopback."""
+
+import datetime
+
+import httpx
+import pytest
+
+from citizen_graph.connectors import Connectors
+from citizen_graph.errors import NotFound
+from tests.conftest import ALICE, PAUL, upstream_calls
+
+pytestmark = pytest.mark.anyio
+
+
+def token_calls(sandbox: httpx.Client) -> int:
+    routes = sandbox.get("/_sandbox/stats").json()["upstreams"]["dgfip"]["routes"]
+    return sum(n for route, n in routes.items() if route.endswith("/token"))
+
+
+async def test_tax_history_is_translated_into_the_projects_records(
+    connectors: Connectors,
+) -> None:
+    history = await connectors.dgfip.tax_history(ALICE)
+    latest = history.latest
+    assert [s.income_year for s in history.situations] == [
+        latest.income_year,
+        latest.income_year - 1,
+    ]
+    assert latest.family_situation == "MARRIED"
+    assert latest.shares == 3.0
+    assert latest.dependents == 2
+    alice = latest.declarant(ALICE)
+    assert alice is not None
+    assert alice.given_names == ("ALICE", "MARIE")
+    assert alice.birth_date == datetime.date(1984, 3, 14)
+    assert latest.address is not None
+    assert latest.address.label.endswith("12 R DES EXEMPLES 35000 RENNES")
+
+
+async def test_the_token_is_fetched_once_and_reused(
+    connectors: Connectors, sandbox: httpx.Client
+) -> None:
+    for spi in (ALICE, PAUL, ALICE):
+        await connectors.dgfip.tax_history(spi)
+    assert token_calls(sandbox) == 1
+    assert upstream_calls(sandbox, "dgfip") == 3
+
+
+async def test_a_revoked_token_is_renewed_on_401(
+    connectors: Connectors, sandbox: httpx.Client
+) -> None:
+    await connectors.dgfip.tax_history(ALICE)
+    sandbox.post("/_sandbox/dgfip/revoke-tokens").raise_for_status()
+    history = await connectors.dgfip.tax_history(PAUL)
+    assert history.latest.declarant(PAUL) is not None
+    assert token_calls(sandbox) == 2
+
+
+async def test_a_past_income_year_uses_the_yearly_route(
+    connectors: Connectors, sandbox: httpx.Client
+) -> None:
+    latest = (await connectors.dgfip.tax_history(ALICE)).latest.income_year
+    situation = await connectors.dgfip.tax_situation(ALICE, latest - 2)
+    assert situation.income_year == latest - 2
+    assert upstream_calls(sandbox, "dgfip", "annrev") == 1
+
+
+async def test_unknown_fiscal_number_and_year_are_not_found(
+    connectors: Connectors,
+) -> None:
+    with pytest.raises(NotFound):
+        await connectors.dgfip.tax_history("3999999999999")
+    with pytest.raises(NotFound, match="income year"):
+        await connectors.dgfip.tax_situation(ALICE, 2001)

@@ -7,8 +7,10 @@ the cache, schema and credentials, and closes everything on shutdown.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
@@ -16,12 +18,20 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from citizen_graph.auth.credentials import DEMO_CLIENTS, Credentials
+from citizen_graph.auth.audit import AuditConfig, AuditLog
+from citizen_graph.auth.credentials import (
+    DEMO_CLIENTS,
+    Client,
+    ClientsError,
+    Credentials,
+    load_clients,
+)
+from citizen_graph.auth.policy import Policy, PolicyError, load_policy
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import fetch_sandbox_credentials, open_connectors
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.sandbox import create_sandbox_app
-from citizen_graph.schema import build_schema, field_coordinates
+from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import Metrics
@@ -35,6 +45,7 @@ from citizen_graph.views import (
 )
 
 SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
+SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
 
 
 class _LateEndpoint:
@@ -58,18 +69,20 @@ def create_app(settings: Settings) -> Starlette:
             if settings.sandbox.enabled:
                 effective = await _with_sandbox(settings, stack)
             _check(effective)
-            connectors = await stack.enter_async_context(open_connectors(effective))
             schema = build_schema(effective.limits)
+            policy = _policy(schema, effective)
+            credentials = Credentials(_clients(effective, policy))
+            audit = AuditLog(_audit_config(effective))
+            connectors = await stack.enter_async_context(open_connectors(effective))
             services = Services(
                 settings=effective,
                 schema=schema,
                 connectors=connectors,
                 cache=UpstreamCache(effective.cache),
-                credentials=Credentials(
-                    DEMO_CLIENTS if effective.sandbox.enabled else ()
-                ),
+                credentials=credentials,
                 ids=CitizenIdCodec(str(effective.server.id_secret)),
-                readable_fields=field_coordinates(schema),
+                policy=policy,
+                audit=audit,
                 metrics=Metrics(),
             )
             graphql.endpoint = GraphQLEndpoint(services)
@@ -116,6 +129,50 @@ async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:
     if not str(settings.server.id_secret):
         settings = settings.replace("server", id_secret=Secret(SANDBOX_ID_SECRET))
     return settings
+
+
+def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
+    path = Path(settings.auth.policy_file) if settings.auth.policy_file else None
+    try:
+        return load_policy(schema._schema, path)
+    except PolicyError as error:
+        raise SettingsError(f"policy: {error}") from None
+
+
+def _clients(settings: Settings, policy: Policy) -> list[Client]:
+    """Sandbox mode: the demo keys and nothing else; otherwise the clients file."""
+    if settings.sandbox.enabled:
+        clients = list(DEMO_CLIENTS)
+    elif settings.auth.clients_file:
+        try:
+            clients = load_clients(Path(settings.auth.clients_file))
+        except ClientsError as error:
+            raise SettingsError(f"clients: {error}") from None
+    else:
+        raise SettingsError("auth.clients_file is required outside sandbox mode")
+    for client in clients:
+        unknown = [role for role in client.roles if role not in policy.roles]
+        if unknown:
+            raise SettingsError(
+                f"client {client.client_id!r}: unknown role {unknown[0]!r}"
+            )
+    return clients
+
+
+def _audit_config(settings: Settings) -> AuditConfig:
+    secret = str(settings.audit.secret)
+    if not secret and not settings.sandbox.enabled:
+        raise SettingsError("audit.secret is required outside sandbox mode")
+    path = Path(settings.audit.file)
+    if settings.server.workers > 1:  # one hash chain per worker process
+        path = path.with_name(f"{path.name}.worker-{os.getpid()}")
+    return AuditConfig(
+        path=path,
+        secret=secret or SANDBOX_AUDIT_SECRET,
+        rotate_bytes=settings.audit.rotate_bytes,
+        retention_days=settings.audit.retention_days,
+        fsync=settings.audit.fsync,
+    )
 
 
 def _check(settings: Settings) -> None:

@@ -28,13 +28,15 @@ class UpstreamCall:
 
 @dataclass
 class RequestScope:
-    deadline: (
-        float  # time.monotonic() value after which no upstream call may start or run
-    )
+    deadline: float  # monotonic time after which no upstream call may run
     calls: list[UpstreamCall] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
+
+    def elapsed_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 1)
 
 
 _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
 
-from citizen_graph.auth.credentials import DEMO_CLIENTS
+from citizen_graph.app import SANDBOX_AUDIT_SECRET
+from citizen_graph.auth.audit import SubjectHasher, find, verify
+from citizen_graph.auth.credentials import DEMO_CLIENTS, key_hash
+from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
+from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import configure_logging
 
@@ -46,7 +53,28 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the SDL")
     schema.add_argument("--role", help="only what this role may read")
+    schema.add_argument("--policy", help="policy file (default: the shipped policy)")
     schema.set_defaults(command=_schema)
+
+    policy = commands.add_parser("policy", help="the authorization policy")
+    policy_commands = policy.add_subparsers(required=True)
+    check = policy_commands.add_parser("check", help="validate a policy file")
+    check.add_argument("file", nargs="?", help="default: the shipped policy")
+    check.set_defaults(command=_policy_check)
+
+    audit = commands.add_parser("audit", help="read the audit trail")
+    audit_commands = audit.add_subparsers(required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain of a file")
+    verify.add_argument("file")
+    verify.set_defaults(command=_audit_verify)
+    find = audit_commands.add_parser("find", help="who read this citizen's data")
+    find.add_argument("file")
+    find.add_argument("--fiscal-number", required=True)
+    find.add_argument("--config", help="settings file holding audit.secret")
+    find.set_defaults(command=_audit_find)
+
+    key = commands.add_parser("key-hash", help="SHA-256 of an API key read on stdin")
+    key.set_defaults(command=_key_hash)
     return parser
 
 
@@ -128,11 +156,70 @@ def _sandbox(args: argparse.Namespace) -> None:
 
 
 def _schema(args: argparse.Namespace) -> None:
-    from citizen_graph.schema import build_schema
+    schema = build_schema()
+    if not args.role:
+        print(schema.as_str())
+        return
+    policy = _load_policy(schema, args.policy)
+    if args.role not in policy.roles:
+        _fail(f"unknown role {args.role!r}; the policy has: {', '.join(policy.roles)}")
+    print(restricted_sdl(schema.as_str(), policy, args.role))
 
-    if args.role:
-        print(
-            "citizen-graph: --role comes with the authorization policy", file=sys.stderr
-        )
-        sys.exit(2)
-    print(build_schema().as_str())
+
+def _policy_check(args: argparse.Namespace) -> None:
+    policy = _load_policy(build_schema(), args.file)
+    for name, role in policy.roles.items():
+        purpose = ", purpose required" if role.purpose_required else ""
+        print(f"{name}: {len(role.readable)} readable fields{purpose}")
+    print(f"citizen-graph: policy {args.file or '(default)'} is valid")
+
+
+def _load_policy(schema: CitizenSchema, file: str | None) -> Policy:
+    try:
+        return load_policy(schema._schema, Path(file) if file else None)
+    except PolicyError as error:
+        _fail(f"invalid policy: {error}")
+
+
+def _audit_verify(args: argparse.Namespace) -> None:
+    with _open(args.file) as lines:
+        breaks = verify(lines)
+    for found in breaks:
+        print(f"line {found.line}: {found.reason}")
+    if breaks:
+        _fail(f"{args.file}: the chain is broken ({len(breaks)} problem(s))")
+    print(f"citizen-graph: {args.file}: chain intact")
+
+
+def _audit_find(args: argparse.Namespace) -> None:
+    if args.config:
+        os.environ["CITIZEN_GRAPH_CONFIG"] = args.config
+    settings = settings_from_environment()
+    secret = str(settings.audit.secret) or SANDBOX_AUDIT_SECRET
+    subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
+    with _open(args.file) as lines:
+        for record in find(lines, subject):
+            fields = ", ".join(record["fields_returned"]) or "-"
+            print(
+                f"{record['time']} {record['client_id']} (SIRET {record['recipient']}) "
+                f"role={record['role']} purpose={record['purpose']!r} "
+                f"request={record['request_id']} fields: {fields}"
+            )
+
+
+def _key_hash(args: argparse.Namespace) -> None:
+    print(key_hash(sys.stdin.readline().strip()))
+
+
+@contextmanager
+def _open(file: str) -> Iterator[Iterator[str]]:
+    try:
+        with Path(file).open(encoding="utf-8") as handle:
+            yield (line for line in handle if line.strip())
+    except OSError as error:
+        _fail(f"cannot read {file}: {error.strerror}")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"citizen-graph: {message}", file=sys.stderr)
+    sys.exit(1)

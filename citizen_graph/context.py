@@ -1,4 +1,5 @@
-"""The per-request context resolvers receive: the caller, fresh loaders, the id codec."""
+"""The per-request context: the caller, the authorization decision, fresh loaders, the citizens
+asked for (for the audit), the id codec."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from dataclasses import dataclass, field
 import strawberry
 
 from citizen_graph.auth.credentials import Caller
+from citizen_graph.auth.decision import Decision
+from citizen_graph.auth.policy import Policy
 from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
 
 
@@ -18,7 +22,9 @@ class Context:
     loaders: Loaders
     ids: CitizenIdCodec
     max_keys: int
-    readable_fields: tuple[str, ...]
+    policy: Policy
+    decision: Decision | None = None  # taken before execution (auth.enforcement)
+    subjects: list[CitizenKey] = field(default_factory=list)  # the citizens asked for
     today: datetime.date = field(default_factory=datetime.date.today)
 
 

@@ -99,6 +99,22 @@ class LimitSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuthSettings:
+    clients_file: str = ""  # TOML list of API clients; sandbox mode uses the demo keys
+    policy_file: str = ""  # empty: the shipped default policy
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditSettings:
+    file: str = "audit.jsonl"
+    # Keys the citizens' hashes: without it the file cannot be searched by fiscal number.
+    secret: Secret = Secret("")
+    rotate_bytes: int = 50_000_000
+    retention_days: int = 1096  # API Particulier: agents' access traces kept 36 months
+    fsync: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     sandbox: SandboxSettings = SandboxSettings()
@@ -108,6 +124,8 @@ class Settings:
     cache: CacheSettings = CacheSettings()
     breaker: BreakerSettings = BreakerSettings()
     limits: LimitSettings = LimitSettings()
+    auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (used by the CLI and tests)."""

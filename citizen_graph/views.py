@@ -6,6 +6,7 @@ parsing or execution; Strawberry's own `get_context` would turn them into plain 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -20,11 +21,18 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from citizen_graph import calls
+from citizen_graph.auth.audit import AuditLog, audit_record
 from citizen_graph.auth.credentials import Caller, Credentials
+from citizen_graph.auth.policy import Policy
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
 from citizen_graph.context import Context
-from citizen_graph.errors import BadUserInput, CitizenGraphError, QueryTooComplex
+from citizen_graph.errors import (
+    BadUserInput,
+    CitizenGraphError,
+    PurposeRequired,
+    QueryTooComplex,
+)
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
@@ -33,6 +41,11 @@ from citizen_graph.settings import Settings
 from citizen_graph.telemetry import Metrics
 
 ANONYMOUS = Caller("anonymous", "", "", (), None)
+INTERNAL_AUDIT: dict[str, Any] = {
+    "message": "The request could not be recorded in the audit trail; nothing was served.",
+    "extensions": {"code": "INTERNAL"},
+}
+logger = logging.getLogger("citizen_graph.views")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -46,7 +59,8 @@ class Services:
     cache: UpstreamCache
     credentials: Credentials
     ids: CitizenIdCodec
-    readable_fields: tuple[str, ...]
+    policy: Policy
+    audit: AuditLog
     metrics: Metrics
 
 
@@ -67,20 +81,51 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = [contract_error(error) for error in result.errors]
+        context: Context | None = request.scope.get("citizen_graph.context")
+        if context is not None and context.subjects:
+            try:
+                self._audit(request, context, result)
+            except OSError:
+                # Fail closed: citizen data is never served untraced.
+                logger.exception("audit record could not be written")
+                return {"data": None, "errors": [INTERNAL_AUDIT]}
         return await super().process_result(request, result)
+
+    def _audit(self, request: Any, context: Context, result: ExecutionResult) -> None:
+        """Written before the response is sent, for every request that touched a citizen."""
+        scope = calls.current_scope()
+        decision = context.decision
+        self.services.audit.write(
+            audit_record(
+                self.services.audit.hasher,
+                request_id=request.scope.get("citizen_graph.request_id", ""),
+                caller=context.caller,
+                operation=decision.operation if decision else None,
+                subjects=context.subjects,
+                allowed=decision.allowed if decision else set(),
+                denied=decision.denied if decision else set(),
+                calls=scope.calls if scope else [],
+                error_codes=[
+                    (e.extensions or {}).get("code") for e in result.errors or []
+                ],
+                duration_ms=scope.elapsed_ms() if scope else 0.0,
+            )
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services
         # GET only serves GraphiQL (queries over GET are refused before execution), so it
         # runs without a caller; POST always has one (GraphQLEndpoint).
         caller: Caller = request.scope.get("citizen_graph.caller", ANONYMOUS)
-        return Context(
+        context = Context(
             caller=caller,
             loaders=Loaders(services.connectors, services.cache, caller.recipient),
             ids=services.ids,
             max_keys=services.settings.limits.max_keys,
-            readable_fields=services.readable_fields,
+            policy=services.policy,
         )
+        request.scope["citizen_graph.context"] = context
+        return context
 
 
 class GraphQLEndpoint:
@@ -97,9 +142,13 @@ class GraphQLEndpoint:
             return
         started = time.monotonic()
         try:
-            scope["citizen_graph.caller"] = self.services.credentials.authenticate(
-                request.headers
-            )
+            caller = self.services.credentials.authenticate(request.headers)
+            if (
+                self.services.policy.role(caller.role).purpose_required
+                and not caller.purpose
+            ):
+                raise PurposeRequired
+            scope["citizen_graph.caller"] = caller
             receive = _bounded(
                 scope, receive, self.services.settings.server.max_body_bytes
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from citizen_graph.settings import Settings
 
 SOCIAL = "demo-social-services"
 FAMILY = "demo-family-portal"
+STUDENT_AID = "demo-student-aid"
+ADDRESS_CHECK = "demo-address-check"
 
 # The sandbox's fixed citizens (README "Sandbox test citizens").
 ALICE = "3000000000011"  # married to PAUL: one notice, CNAF family quotient
@@ -69,15 +72,20 @@ def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
 
 @pytest.fixture
 def start_gateway(
-    sandbox: httpx.Client, sandbox_server: ThreadedServer
+    sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> Iterator[Callable[..., GatewayClient]]:
-    """Start a gateway against the session sandbox, with optional setting overrides."""
+    """Start a gateway against the session sandbox, with optional setting overrides.
+
+    Its audit trail goes to `GatewayClient.audit_file` under the test's tmp_path.
+    """
     started: list[tuple[ThreadedServer, GatewayClient]] = []
 
     def start(**overrides: dict[str, Any]) -> GatewayClient:
+        audit_file = tmp_path / f"audit-{len(started)}.jsonl"
+        overrides = {"audit": {"file": str(audit_file)}} | overrides
         app = create_app(gateway_settings(sandbox_server.url, **overrides))
         server = ThreadedServer(app).start()
-        client = GatewayClient(server.url)
+        client = GatewayClient(server.url, audit_file)
         started.append((server, client))
         return client
 
@@ -93,8 +101,9 @@ def gateway(start_gateway: Callable[..., GatewayClient]) -> GatewayClient:
 
 
 class GatewayClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audit_file: Path) -> None:
         self.url = url
+        self.audit_file = audit_file
         self.http = httpx.Client(base_url=url, timeout=30)
 
     def post(

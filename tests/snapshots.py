@@ -9,12 +9,12 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 
 class GraphQLSnapshot(SingleFileSnapshotExtension):
-    _file_extension = "graphql"
+    file_extension = "graphql"
     _write_mode = WriteMode.TEXT
 
 
 class JsonSnapshot(SingleFileSnapshotExtension):
-    _file_extension = "json"
+    file_extension = "json"
     _write_mode = WriteMode.TEXT
 
     def serialize(self, data: Any, **kwargs: Any) -> str:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,7 +38,9 @@ def test_bad_settings_exit_with_a_message(
 
 
 @pytest.mark.timeout(90)
-def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys() -> None:
+def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
+    tmp_path: Path,
+) -> None:
     port, sandbox_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -53,6 +56,7 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=tmp_path,  # where the audit trail goes
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -84,7 +88,6 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys() -> None:
         output, _ = process.communicate(timeout=20)
     assert "GraphiQL at" in output
     assert "demo-family-portal" in output
-    assert process.returncode in (
-        0,
-        -15,
-    )  # uvicorn re-raises SIGTERM after a clean exit
+    assert (tmp_path / "audit.jsonl").read_text().count("\n") == 1
+    # uvicorn re-raises SIGTERM after its clean shutdown
+    assert process.returncode in (0, -15)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,24 +17,12 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from citizen_graph.auth.enforcement import Authorize
 from citizen_graph.schema.citizen import Citizen
 from citizen_graph.schema.query import Query
 from citizen_graph.settings import LimitSettings
 
 logger = logging.getLogger("citizen_graph.graphql")
-
-# The types a policy can name: the citizen graph (Query and the federation types aside).
-CITIZEN_TYPES = (
-    "Citizen",
-    "Identity",
-    "TaxNotice",
-    "Address",
-    "FamilyQuotient",
-    "FamilyMember",
-    "StudentStatus",
-    "Admission",
-    "Viewer",
-)
 
 
 class CitizenSchema(strawberry.federation.Schema):
@@ -58,6 +46,7 @@ class CitizenSchema(strawberry.federation.Schema):
 def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
     limits = limits or LimitSettings()
     extensions: list[Any] = [
+        Authorize,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
@@ -70,14 +59,3 @@ def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
     )
-
-
-def field_coordinates(schema: CitizenSchema) -> tuple[str, ...]:
-    """Every `Type.field` of the citizen graph, as the policy and `viewer` name them."""
-    graphql_schema = schema._schema
-    coordinates = []
-    for name in CITIZEN_TYPES:
-        graphql_type = graphql_schema.type_map[name]
-        assert isinstance(graphql_type, GraphQLObjectType)
-        coordinates += [f"{name}.{field}" for field in graphql_type.fields]
-    return tuple(coordinates)

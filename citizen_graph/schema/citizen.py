@@ -48,5 +48,11 @@ class Citizen:
     )
 
     @classmethod
+    def asked(cls, info: Info, key: CitizenKey) -> Citizen:
+        """A Citizen for keys the caller gave; the audit records whom was asked for."""
+        info.context.subjects.append(key)
+        return cls(key=key)
+
+    @classmethod
     def resolve_reference(cls, info: Info, id: strawberry.ID) -> Citizen:
-        return cls(key=info.context.ids.decode(id))
+        return cls.asked(info, info.context.ids.decode(id))

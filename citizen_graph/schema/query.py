@@ -29,10 +29,11 @@ class Query:
     @strawberry.field(description="One citizen; give at least one key.")
     def citizen(
         self,
+        info: Info,
         fiscal_number: str | None = None,
         identity: PivotIdentityInput | None = None,
     ) -> Citizen | None:
-        return Citizen(key=citizen_key(fiscal_number, identity))
+        return Citizen.asked(info, citizen_key(fiscal_number, identity))
 
     @strawberry.field(
         description="Many citizens at once (at most 100 keys), in the order of the keys; "
@@ -42,7 +43,7 @@ class Query:
         if len(keys) > info.context.max_keys:
             raise BadUserInput(f"At most {info.context.max_keys} keys per request.")
         # Awaitable items let one bad key fail alone, at its own path.
-        items: list[Awaitable[Citizen]] = [_citizen(key) for key in keys]
+        items: list[Awaitable[Citizen]] = [_citizen(info, key) for key in keys]
         return items  # type: ignore[return-value]
 
     @strawberry.field
@@ -54,9 +55,9 @@ class Query:
             role=caller.role,
             allowed_roles=list(caller.allowed_roles),
             purpose=caller.purpose,
-            readable_fields=list(info.context.readable_fields),
+            readable_fields=list(info.context.policy.readable_fields(caller.role)),
         )
 
 
-async def _citizen(key: CitizenKeyInput) -> Citizen:
-    return Citizen(key=key.to_record())
+async def _citizen(info: Info, key: CitizenKeyInput) -> Citizen:
+    return Citizen.asked(info, key.to_record())

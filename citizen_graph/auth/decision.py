@@ -1,0 +1,191 @@
+"""The authorization decision: one walk of the operation against the policy, before execution.
+
+The walk follows what execution will follow — named and inline fragments with their type
+conditions, `@skip`/`@include` with the request's variables, aliases, `_entities` — and keys
+each field by its response path without list indices. A field the role may not read is
+`forbidden`: it will resolve to null with a FORBIDDEN error at its exact path. An
+upstream-backed field of Citizen under which no readable field is selected is `hollow`: it is
+answered without calling its upstream, so only the forbidden leaves below it report errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLIncludeDirective,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
+    is_abstract_type,
+    is_composite_type,
+)
+from graphql.execution.values import (
+    VariableValues,
+    get_directive_values,
+    get_variable_values,
+)
+
+from citizen_graph.auth.policy import POLICY_TYPES, Policy
+
+PathKey = tuple[str, ...]  # response keys from the root, list indices left out
+
+
+@dataclass
+class Decision:
+    role: str
+    operation: str | None = None
+    forbidden: dict[PathKey, str] = field(default_factory=dict)  # path → coordinate
+    hollow: set[PathKey] = field(default_factory=set)
+    allowed: set[str] = field(default_factory=set)  # coordinates selected and readable
+    denied: set[str] = field(default_factory=set)
+
+    @property
+    def is_total(self) -> bool:
+        """Nothing to intervene on: execution may run untouched."""
+        return not self.forbidden and not self.hollow
+
+
+def decide(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    policy: Policy,
+    role: str,
+) -> Decision:
+    operation = get_operation_ast(document, operation_name)
+    decision = Decision(
+        role, operation.name.value if operation and operation.name else None
+    )
+    if operation is None or schema.query_type is None:
+        return decision
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), dict(variables or {})
+    )
+    if not isinstance(coerced, VariableValues):
+        return decision  # execution refuses these variables before any resolver runs
+    walker = _Walker(schema, fragments, coerced)
+    walker.walk(schema.query_type, operation.selection_set, (), policy, decision)
+    return decision
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def walk(
+        self,
+        parent: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        path: PathKey,
+        policy: Policy,
+        decision: Decision,
+    ) -> bool:
+        """Record verdicts below `path`; True when a readable field is selected here."""
+        readable = False
+        # Fields with the same response key are merged, as execution merges them.
+        groups: dict[str, list[FieldNode]] = {}
+        for key, node in self._fields(parent, selection_set):
+            groups.setdefault(key, []).append(node)
+        for key, nodes in groups.items():
+            node = nodes[0]
+            name = node.name.value
+            if name.startswith("__"):
+                continue  # __typename and introspection carry no citizen data
+            coordinate = f"{parent.name}.{name}"
+            here = (*path, key)
+            if not policy.may_read(decision.role, parent.name, name):
+                decision.forbidden[here] = coordinate
+                decision.denied.add(coordinate)
+                continue
+            named = get_named_type(parent.fields[name].type)
+            merged = _merged(nodes)
+            if not is_composite_type(named) or merged is None:
+                decision.allowed.add(coordinate)
+                readable = True
+                continue
+            below = any(
+                [  # a list, not a generator: every member type gets its verdicts
+                    self.walk(member, merged, here, policy, decision)
+                    for member in self._object_types(named)
+                ]
+            )
+            if below:
+                decision.allowed.add(coordinate)
+                readable = True
+            elif parent.name == "Citizen":
+                decision.hollow.add(here)
+            elif parent.name in POLICY_TYPES:
+                decision.forbidden[here] = coordinate
+        return readable
+
+    def _object_types(self, named: Any) -> list[GraphQLObjectType]:
+        if is_abstract_type(named):
+            return list(self.schema.get_possible_types(named))
+        return [named]
+
+    def _fields(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> Iterator[tuple[str, FieldNode]]:
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                yield (selection.alias or selection.name).value, selection
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is None or self._applies(condition.name.value, parent):
+                    yield from self._fields(parent, selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment and self._applies(
+                    fragment.type_condition.name.value, parent
+                ):
+                    yield from self._fields(parent, fragment.selection_set)
+
+    def _applies(self, condition: str, parent: GraphQLObjectType) -> bool:
+        if condition == parent.name:
+            return True
+        condition_type = self.schema.get_type(condition)
+        return bool(
+            condition_type is not None
+            and is_abstract_type(condition_type)
+            and self.schema.is_sub_type(condition_type, parent)
+        )
+
+    def _included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include is not None and include.get("if") is False)
+
+
+def _merged(nodes: list[FieldNode]) -> SelectionSetNode | None:
+    selections = [
+        s for n in nodes if n.selection_set for s in n.selection_set.selections
+    ]
+    return SelectionSetNode(selections=tuple(selections)) if selections else None

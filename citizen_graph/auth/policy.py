@@ -1,0 +1,231 @@
+"""The declarative policy: per role, the `Type.field` coordinates it may read; deny by default.
+
+Loaded from TOML and validated against the schema once, at start-up and by
+`citizen-graph policy check`: an unknown role, type or field, or a readable type whose non-null
+field is not readable, is an error that names it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    NamedTypeNode,
+    ObjectTypeDefinitionNode,
+    ScalarTypeDefinitionNode,
+    TypeDefinitionNode,
+    UnionTypeDefinitionNode,
+    Visitor,
+    get_named_type,
+    parse,
+    print_ast,
+    visit,
+)
+
+# Readable by every role: who is calling, and the opaque id of what they asked for.
+ALWAYS_READABLE = ("Citizen.id", "Viewer.*")
+# Types a policy may name (the citizen graph; Query and federation types are not data).
+POLICY_TYPES = (
+    "Citizen",
+    "Identity",
+    "TaxNotice",
+    "Address",
+    "FamilyQuotient",
+    "FamilyMember",
+    "StudentStatus",
+    "Admission",
+    "Viewer",
+)
+ROLE_KEYS = {"description", "purpose_required", "read"}
+ROOT_TYPES = frozenset({"Query", "_Service"})
+
+
+class PolicyError(ValueError):
+    """The policy is invalid; the message names the role, type or field."""
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    name: str
+    description: str
+    purpose_required: bool
+    readable: frozenset[str]  # expanded `Type.field` coordinates
+
+
+class Policy:
+    def __init__(self, roles: Mapping[str, RolePolicy]) -> None:
+        self.roles = dict(roles)
+
+    def role(self, name: str) -> RolePolicy:
+        return self.roles[name]
+
+    def may_read(self, role: str, type_name: str, field_name: str) -> bool:
+        if type_name not in POLICY_TYPES:
+            return True  # Query's entry points, introspection and federation plumbing
+        return f"{type_name}.{field_name}" in self.roles[role].readable
+
+    def readable_fields(self, role: str) -> tuple[str, ...]:
+        return tuple(sorted(self.roles[role].readable))
+
+
+def load_policy(schema: GraphQLSchema, path: Path | None = None) -> Policy:
+    """Read and validate a policy file (the shipped default when `path` is None)."""
+    try:
+        if path is None:
+            text = resources.files("citizen_graph.auth").joinpath("default_policy.toml")
+            raw = tomllib.loads(text.read_text(encoding="utf-8"))
+        else:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"cannot read policy {path or 'default'}: {exc}") from None
+    return build_policy(schema, raw)
+
+
+def build_policy(schema: GraphQLSchema, raw: Mapping[str, Any]) -> Policy:
+    unknown = set(raw) - {"roles"}
+    if unknown:
+        raise PolicyError(f"unknown top-level key in policy: {sorted(unknown)[0]}")
+    roles = raw.get("roles")
+    if not isinstance(roles, Mapping) or not roles:
+        raise PolicyError(
+            "the policy must define at least one role under [roles.<name>]"
+        )
+    return Policy({name: _role(schema, name, spec) for name, spec in roles.items()})
+
+
+def _role(schema: GraphQLSchema, name: str, spec: Any) -> RolePolicy:
+    if not isinstance(spec, Mapping):
+        raise PolicyError(f"role {name}: must be a table")
+    unknown = set(spec) - ROLE_KEYS
+    if unknown:
+        raise PolicyError(f"role {name}: unknown key {sorted(unknown)[0]}")
+    read = spec.get("read", [])
+    if not isinstance(read, list) or not all(isinstance(c, str) for c in read):
+        raise PolicyError(f"role {name}: read must be a list of 'Type.field' strings")
+    purpose = spec.get("purpose_required", False)
+    if not isinstance(purpose, bool):
+        raise PolicyError(f"role {name}: purpose_required must be true or false")
+    readable = frozenset(_expand(schema, name, [*ALWAYS_READABLE, *read]))
+    _check_non_null(schema, name, readable)
+    return RolePolicy(name, str(spec.get("description", "")), purpose, readable)
+
+
+def _expand(
+    schema: GraphQLSchema, role: str, coordinates: Iterable[str]
+) -> Iterable[str]:
+    for coordinate in coordinates:
+        type_name, _, field_name = coordinate.partition(".")
+        graphql_type = schema.type_map.get(type_name)
+        if type_name not in POLICY_TYPES or not isinstance(
+            graphql_type, GraphQLObjectType
+        ):
+            raise PolicyError(
+                f"role {role}: unknown type {type_name!r} in {coordinate!r}"
+            )
+        if field_name == "*":
+            yield from (f"{type_name}.{f}" for f in graphql_type.fields)
+        elif field_name in graphql_type.fields:
+            yield coordinate
+        else:
+            raise PolicyError(f"role {role}: unknown field {coordinate!r}")
+
+
+def _check_non_null(schema: GraphQLSchema, role: str, readable: frozenset[str]) -> None:
+    """A forbidden non-null field would null its parent: refuse such policies."""
+    for type_name in POLICY_TYPES:
+        graphql_type = schema.type_map[type_name]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        fields = graphql_type.fields
+        if not any(f"{type_name}.{f}" in readable for f in fields):
+            continue
+        for field_name, field in fields.items():
+            coordinate = f"{type_name}.{field_name}"
+            if isinstance(field.type, GraphQLNonNull) and coordinate not in readable:
+                raise PolicyError(
+                    f"role {role}: may read {type_name} but not its non-null field "
+                    f"{coordinate}"
+                )
+        _check_reachable(schema, role, type_name, readable)
+
+
+def _check_reachable(
+    schema: GraphQLSchema, role: str, type_name: str, readable: frozenset[str]
+) -> None:
+    """A readable type no readable field leads to is a policy mistake, not a grant."""
+    if type_name in ("Citizen", "Viewer"):
+        return
+    for other in POLICY_TYPES:
+        graphql_type = schema.type_map[other]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        for field_name, field in graphql_type.fields.items():
+            target = get_named_type(field.type)
+            if target.name == type_name and f"{other}.{field_name}" in readable:
+                return
+    raise PolicyError(
+        f"role {role}: grants fields of {type_name} but no readable field leads to it"
+    )
+
+
+def restricted_sdl(sdl: str, policy: Policy, role: str) -> str:
+    """The schema as `role` may read it: unreadable fields dropped, then unreachable types."""
+    document = parse(sdl)
+    kept: list[Any] = []
+    for definition in document.definitions:
+        if isinstance(definition, ObjectTypeDefinitionNode) and definition.fields:
+            name = definition.name.value
+            fields = tuple(
+                f
+                for f in definition.fields
+                if policy.may_read(role, name, f.name.value)
+            )
+            if not fields:
+                continue
+            definition = replace(definition, fields=fields)
+        kept.append(definition)
+    return print_ast(DocumentNode(definitions=tuple(_reachable(kept))))
+
+
+def _reachable(definitions: list[Any]) -> list[Any]:
+    """Drop type definitions no kept field, argument or input refers to (fixed point)."""
+    while True:
+        used = {
+            node.name.value
+            for definition in definitions
+            for node in _named_types(definition)
+        }
+        kept = [
+            d
+            for d in definitions
+            if not isinstance(d, TypeDefinitionNode)
+            or isinstance(d, ScalarTypeDefinitionNode | UnionTypeDefinitionNode)
+            or d.name.value in used | ROOT_TYPES
+        ]
+        if len(kept) == len(definitions):
+            return kept
+        definitions = kept
+
+
+def _named_types(definition: Any) -> list[NamedTypeNode]:
+    found: list[NamedTypeNode] = []
+
+    class Collect(Visitor):
+        def enter_named_type(self, node: NamedTypeNode, *args: Any) -> None:
+            found.append(node)
+
+    for child in (
+        getattr(definition, "fields", None) or (),
+        getattr(definition, "operation_types", None) or (),
+        getattr(definition, "types", None) or (),
+    ):
+        for node in child:
+            visit(node, Collect())
+    return found

@@ -1,0 +1,80 @@
+"""The policy file: validated against the schema, deny by default, non-null rule."""
+
+from pathlib import Path
+
+import pytest
+
+from citizen_graph.auth.policy import PolicyError, build_policy, load_policy
+from citizen_graph.cli import main
+from citizen_graph.schema import build_schema
+
+SCHEMA = build_schema()._schema
+
+
+def policy(read: list[str], **extra: object) -> dict[str, object]:
+    return {"roles": {"clerk": {"read": read, **extra}}}
+
+
+def test_the_default_policy_ships_the_four_roles() -> None:
+    default = load_policy(SCHEMA)
+    assert set(default.roles) == {
+        "family_portal",
+        "social_services",
+        "student_aid",
+        "address_check",
+    }
+    assert default.roles["family_portal"].purpose_required
+    assert not default.may_read("family_portal", "TaxNotice", "taxAmount")
+    assert default.may_read("family_portal", "TaxNotice", "referenceTaxIncome")
+
+
+def test_everything_not_listed_is_denied_but_id_and_viewer() -> None:
+    clerk = build_policy(SCHEMA, policy([]))
+    assert clerk.may_read("clerk", "Citizen", "id")
+    assert clerk.may_read("clerk", "Viewer", "readableFields")
+    assert not clerk.may_read("clerk", "Citizen", "identity")
+
+
+def test_a_wildcard_grants_every_field_of_a_type() -> None:
+    clerk = build_policy(SCHEMA, policy(["Citizen.address", "Address.*"]))
+    assert clerk.may_read("clerk", "Address", "banId")
+
+
+@pytest.mark.parametrize(
+    ("read", "message"),
+    [
+        (["Citizn.identity"], "unknown type 'Citizn'"),
+        (["Citizen.identiti"], "unknown field 'Citizen.identiti'"),
+        (["Query.citizen"], "unknown type 'Query'"),
+        (
+            ["Citizen.taxNotice", "TaxNotice.taxAmount"],
+            "non-null field TaxNotice.incomeYear",
+        ),
+        (["Address.*"], "no readable field leads to it"),
+    ],
+)
+def test_invalid_policies_are_refused_with_a_message_naming_the_problem(
+    read: list[str], message: str
+) -> None:
+    with pytest.raises(PolicyError, match=message):
+        build_policy(SCHEMA, policy(read))
+
+
+def test_unknown_keys_are_refused() -> None:
+    with pytest.raises(PolicyError, match="unknown key purpose"):
+        build_policy(SCHEMA, policy([], purpose=True))
+    with pytest.raises(PolicyError, match="at least one role"):
+        build_policy(SCHEMA, {"roles": {}})
+
+
+def test_policy_check_accepts_the_default_and_refuses_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["policy", "check"])
+    assert "is valid" in capsys.readouterr().out
+    bad = tmp_path / "policy.toml"
+    bad.write_text('[roles.clerk]\nread = ["TaxNotice.rfr"]\n')
+    with pytest.raises(SystemExit) as exited:
+        main(["policy", "check", str(bad)])
+    assert exited.value.code == 1
+    assert "unknown field 'TaxNotice.rfr'" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""The audit trail: one chained record per request touching a citizen, before the response,
+never an identifier in clear, complete under concurrency."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from citizen_graph.auth.audit import verify
+from citizen_graph.cli import main
+from tests.conftest import ALICE, ALICE_IDENTITY, FAMILY, GatewayClient
+
+QUERY = """query Canteen($f: String, $i: PivotIdentityInput) {
+  citizen(fiscalNumber: $f, identity: $i) {
+    taxNotice { referenceTaxIncome taxAmount } familyQuotient { value } } }"""
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> None:
+    gateway.query(
+        QUERY,
+        {"f": ALICE, "i": ALICE_IDENTITY},
+        key=FAMILY,
+        headers={
+            "X-Purpose": "Tarification cantine 2026",
+            "X-Request-Id": "req-audit-1",
+        },
+    )
+    [record] = records(gateway.audit_file)
+    assert record["request_id"] == "req-audit-1"
+    assert record["client_id"] == "demo-family-portal"
+    assert record["recipient"] == "21350238800019"
+    assert record["role"] == "family_portal"
+    assert record["purpose"] == "Tarification cantine 2026"
+    assert record["operation"] == "Canteen"
+    assert record["fields_denied"] == ["TaxNotice.taxAmount"]
+    assert "TaxNotice.referenceTaxIncome" in record["fields_returned"]
+    assert record["outcome"] == "partial"
+    assert {(c["source"], c["cached"]) for c in record["upstream_calls"]} == {
+        ("dgfip", False),
+        ("api_particulier", False),
+    }
+    assert all(c["upstream_request_id"] for c in record["upstream_calls"])
+    assert set(record["citizens"][0]) == {"fiscal_number", "identity"}
+
+
+def test_the_file_holds_no_identifier_and_no_credential(gateway: GatewayClient) -> None:
+    gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY}, key=FAMILY)
+    text = gateway.audit_file.read_text()
+    # (The demo keys double as their client ids: outside sandbox mode keys are secrets
+    # that only the clients file knows, by their hash.)
+    for secret in (ALICE, "FICTIF", "1984-03-14", "LAMBERT", "52110", "Bearer"):
+        assert secret not in text
+
+
+def test_requests_not_about_a_citizen_write_nothing(gateway: GatewayClient) -> None:
+    gateway.query("{ viewer { role } }")
+    assert not gateway.audit_file.exists() or gateway.audit_file.read_text() == ""
+
+
+def test_cached_answers_are_recorded_as_cached(gateway: GatewayClient) -> None:
+    for _ in range(2):
+        gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY}, key=FAMILY)
+    first, second = records(gateway.audit_file)
+    assert not any(c["cached"] for c in first["upstream_calls"])
+    assert all(c["cached"] for c in second["upstream_calls"])
+
+
+def test_fifty_concurrent_requests_write_fifty_chained_records(
+    start_gateway: Callable[..., GatewayClient],
+) -> None:
+    gateway = start_gateway()
+    spis = [f"30000000000{n}" for n in ("11", "12", "21", "31", "41")] * 10
+
+    def ask(n: int) -> None:
+        gateway.query(
+            "query($f: String) { citizen(fiscalNumber: $f) { identity { birthName } } }",
+            {"f": spis[n]},
+            headers={"X-Request-Id": f"req-{n}"},
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        list(pool.map(ask, range(50)))
+    lines = gateway.audit_file.read_text().splitlines()
+    assert len(lines) == 50
+    assert {json.loads(line)["request_id"] for line in lines} == {
+        f"req-{n}" for n in range(50)
+    }
+    assert verify(lines) == []
+
+
+def test_verify_detects_a_removed_or_altered_line(
+    gateway: GatewayClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for spi in ("3000000000011", "3000000000012", "3000000000021"):
+        gateway.query(
+            "query($f: String) { citizen(fiscalNumber: $f) { id } }", {"f": spi}
+        )
+    main(["audit", "verify", str(gateway.audit_file)])
+    assert "chain intact" in capsys.readouterr().out
+    lines = gateway.audit_file.read_text().splitlines()
+    gateway.audit_file.write_text("\n".join([lines[0], lines[2]]) + "\n")
+    with pytest.raises(SystemExit) as removed:
+        main(["audit", "verify", str(gateway.audit_file)])
+    assert removed.value.code == 1
+    altered = lines[1].replace('"role":"social_services"', '"role":"family_portal"')
+    gateway.audit_file.write_text("\n".join([lines[0], altered, lines[2]]) + "\n")
+    with pytest.raises(SystemExit):
+        main(["audit", "verify", str(gateway.audit_file)])
+    assert "line 3" in capsys.readouterr().out
+
+
+def test_find_answers_who_read_a_citizen(
+    gateway: GatewayClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY}, key=FAMILY,
+                  headers={"X-Purpose": "Cantine"})  # fmt: skip
+    gateway.query(
+        "query($f: String) { citizen(fiscalNumber: $f) { id } }", {"f": "3000000000021"}
+    )
+    main(["audit", "find", str(gateway.audit_file), "--fiscal-number", ALICE])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert "demo-family-portal" in out[0]
+    assert "purpose='Cantine'" in out[0]
+    assert "TaxNotice.referenceTaxIncome" in out[0]
+
+
+def test_an_unwritable_audit_fails_closed(
+    start_gateway: Callable[..., GatewayClient], tmp_path: Path
+) -> None:
+    blocked = tmp_path / "blocked"
+    gateway = start_gateway(audit={"file": str(blocked)})
+    blocked.mkdir()  # a directory where the file should be: every write fails
+    result = gateway.query(
+        "query($f: String) { citizen(fiscalNumber: $f) { id } }", {"f": ALICE}
+    )
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "INTERNAL"

@@ -94,13 +94,14 @@ class UpstreamClient:
         data: Any = None,
     ) -> httpx.Response:
         """Send one logical call (at most two attempts) and return the upstream's answer."""
+        request = self._http.build_request(
+            method, path, params=params, headers=headers, files=files, data=data
+        )
         self._budget.deposit()
         attempt = 0
         while True:
             attempt += 1
-            response = await self._attempt(
-                operation, method, path, params, headers, files, data
-            )
+            response = await self._attempt(operation, request)
             if response is not None and response.status_code not in RETRYABLE_STATUSES:
                 return response
             if not self._may_retry(method, attempt):
@@ -120,14 +121,7 @@ class UpstreamClient:
         )
 
     async def _attempt(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        params: Any,
-        headers: Mapping[str, str] | None,
-        files: Any,
-        data: Any,
+        self, operation: str, request: httpx.Request
     ) -> httpx.Response | None:
         """One HTTP exchange; None on a connection error that may be retried."""
         if not self.breaker.allow():
@@ -145,21 +139,12 @@ class UpstreamClient:
                 self.source, "The upstream is saturated."
             ) from None
         try:
-            return await self._send(
-                operation, method, path, params, headers, files, data
-            )
+            return await self._send(operation, request)
         finally:
             self._slots.release()
 
     async def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        params: Any,
-        headers: Mapping[str, str] | None,
-        files: Any,
-        data: Any,
+        self, operation: str, request: httpx.Request
     ) -> httpx.Response | None:
         await self._throttle(calls.remaining_s(self.config.read_timeout_s))
         started = time.monotonic()
@@ -170,9 +155,7 @@ class UpstreamClient:
             )
         try:
             async with asyncio.timeout(remaining):
-                response = await self._http.request(
-                    method, path, params=params, headers=headers, files=files, data=data
-                )
+                response = await self._http.send(request)
         except (TimeoutError, httpx.TimeoutException):
             self._failed(operation, started, None)
             raise UpstreamUnavailable(

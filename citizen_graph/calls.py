@@ -31,6 +31,7 @@ class RequestScope:
     deadline: float  # monotonic time after which no upstream call may run
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    request_id: str = ""  # the gateway's X-Request-Id, forwarded to upstreams
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -45,9 +46,9 @@ _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def request_scope(deadline_s: float) -> Iterator[RequestScope]:
+def request_scope(deadline_s: float, request_id: str = "") -> Iterator[RequestScope]:
     """Open the scope of one request; tasks spawned inside inherit it."""
-    scope = RequestScope(deadline=time.monotonic() + deadline_s)
+    scope = RequestScope(deadline=time.monotonic() + deadline_s, request_id=request_id)
     token = _current.set(scope)
     try:
         yield scope
@@ -63,6 +64,11 @@ def record(call: UpstreamCall) -> None:
     scope = _current.get()
     if scope is not None:
         scope.calls.append(call)
+
+
+def request_id() -> str:
+    scope = _current.get()
+    return scope.request_id if scope is not None else ""
 
 
 def remaining_s(default: float) -> float:

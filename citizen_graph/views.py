@@ -165,7 +165,8 @@ class GraphQLEndpoint:
             await send(message)
 
         with calls.request_scope(
-            self.services.settings.server.request_deadline_s
+            self.services.settings.server.request_deadline_s,
+            scope.get("citizen_graph.request_id", ""),
         ) as rs:
             try:
                 await self.view(scope, receive, send_status)

@@ -97,6 +97,8 @@ class UpstreamClient:
         request = self._http.build_request(
             method, path, params=params, headers=headers, files=files, data=data
         )
+        if calls.request_id():  # lets the upstream's logs be matched to ours
+            request.headers["X-Request-ID"] = calls.request_id()
         self._budget.deposit()
         attempt = 0
         while True:

@@ -146,3 +146,18 @@ async def test_ban_error_names_the_ban() -> None:
     with pytest.raises(UpstreamUnavailable) as caught:
         await ban.geocode(["a", "b"])
     assert caught.value.extensions["source"] == "ban"
+
+
+async def test_the_gateway_request_id_is_forwarded_to_the_upstream() -> None:
+    from citizen_graph import calls
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"type": "FeatureCollection", "features": []})
+
+    ban = BanConnector(client("ban", handler))
+    with calls.request_scope(5.0, "req-77"):
+        await ban.geocode(["12 R DES EXEMPLES 35000 RENNES"])
+    assert seen[0].headers["x-request-id"] == "req-77"

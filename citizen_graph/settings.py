@@ -96,6 +96,7 @@ class LimitSettings:
     max_depth: int = 8
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_directives: int = 20
 
 
 @dataclasses.dataclass(frozen=True)

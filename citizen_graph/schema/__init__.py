@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from citizen_graph.auth.enforcement import Authorize
 from citizen_graph.schema.citizen import Citizen
+from citizen_graph.schema.limits import MaxDirectivesLimiter
 from citizen_graph.schema.query import Query
 from citizen_graph.settings import LimitSettings
 
@@ -52,6 +53,8 @@ def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: ValidationCache(maxsize=256),
+        # After the validation cache, which would otherwise replace its single error.
+        lambda: MaxDirectivesLimiter(max_directive_count=limits.max_directives),
     ]
     return CitizenSchema(
         query=Query,

@@ -19,9 +19,13 @@ from citizen_graph.errors import CitizenGraphError
 logger = logging.getLogger("citizen_graph.errors")
 
 SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
+# Values graphql-core echoes back in coercion messages (strings are double-quoted, inputs
+# printed as dicts or lists; names of types and variables are single-quoted and stay).
+ECHOED_VALUE = re.compile(r'"(?:[^"\\]|\\.)*"|\b\d{3,}\b|\{[^;]*\}|\[[^;]*\]')
 # The messages of Strawberry's limiters and graphql-core's token limit.
 LIMIT = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|contains more than \d+ tokens"
+    r"|exceeds maximum directives"
 )
 
 
@@ -29,8 +33,10 @@ def contract_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, CitizenGraphError):
         return _with(error, original.message, original.extensions)
-    if original is None:
-        message = SUGGESTION.sub("", error.message)
+    if original is None or isinstance(
+        original, GraphQLError
+    ):  # parse, validation, coercion
+        message = ECHOED_VALUE.sub("<value>", SUGGESTION.sub("", error.message))
         code = "QUERY_TOO_COMPLEX" if LIMIT.search(message) else "BAD_USER_INPUT"
         return _with(error, message, {"code": code})
     logger.error(

@@ -256,3 +256,20 @@ def test_oversized_body_is_413_before_parsing(gateway: GatewayClient) -> None:
     response = gateway.post("{ viewer { role } }" + " " * 300_000)
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+def test_coercion_errors_do_not_echo_the_citizens_keys(gateway: GatewayClient) -> None:
+    literal = gateway.post("{ citizen(fiscalNumber: 3000000000011) { id } }")
+    variable = gateway.post(
+        "query($i: PivotIdentityInput) { citizen(identity: $i) { id } }",
+        {"i": ALICE_IDENTITY | {"sex": "X"}},
+    )
+    for response in (literal, variable):
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert_no_leak(response, ALICE, "FICTIF", "1984-03-14")
+
+
+def test_directive_overloading_gets_a_single_error(gateway: GatewayClient) -> None:
+    response = gateway.post("query { __typename" + " @aa" * 30 + " }")
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["QUERY_TOO_COMPLEX"]

@@ -140,8 +140,8 @@ def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
 
 
 def _clients(settings: Settings, policy: Policy) -> list[Client]:
-    """Sandbox mode: the demo keys and nothing else; otherwise the clients file."""
-    if settings.sandbox.enabled:
+    """Sandbox mode without a config: the demo keys and nothing else; else the clients file."""
+    if settings.sandbox.demo_keys:
         clients = list(DEMO_CLIENTS)
     elif settings.auth.clients_file:
         try:

@@ -13,8 +13,8 @@ from typing import NoReturn
 import uvicorn
 
 from citizen_graph.app import SANDBOX_AUDIT_SECRET
-from citizen_graph.auth.audit import SubjectHasher, find, verify
-from citizen_graph.auth.credentials import DEMO_CLIENTS, key_hash
+from citizen_graph.auth.audit import GENESIS, SubjectHasher, find, verify
+from citizen_graph.auth.credentials import DEMO_KEYS, key_hash
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
@@ -64,8 +64,15 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="read the audit trail")
     audit_commands = audit.add_subparsers(required=True)
-    verify = audit_commands.add_parser("verify", help="check the hash chain of a file")
-    verify.add_argument("file")
+    verify = audit_commands.add_parser(
+        "verify", help="check the hash chain of audit files, oldest first"
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument(
+        "--partial",
+        action="store_true",
+        help="the oldest files were purged by retention: accept any start",
+    )
     verify.set_defaults(command=_audit_verify)
     find = audit_commands.add_parser("find", help="who read this citizen's data")
     find.add_argument("file")
@@ -131,14 +138,14 @@ def _prepare_workers(settings: Settings) -> Settings:
 def _announce(settings: Settings) -> None:
     base = f"http://{settings.server.host}:{settings.server.port}"
     print(f"citizen-graph: GraphiQL at {base}/graphql")
-    if settings.sandbox.enabled:
+    if settings.sandbox.demo_keys:
         where = settings.sandbox.url or (
             f"http://{settings.sandbox.host}:{settings.sandbox.port}"
         )
         print(f"citizen-graph: sandbox mode, simulated State APIs at {where}")
         print("citizen-graph: demo API keys (Authorization: Bearer <key>):")
-        for client in DEMO_CLIENTS:
-            print(f"  {client.client_id:<22} roles: {', '.join(client.roles)}")
+        for key, (_, roles) in DEMO_KEYS.items():
+            print(f"  {key:<22} roles: {', '.join(roles)}")
 
 
 def _sandbox(args: argparse.Namespace) -> None:
@@ -182,13 +189,13 @@ def _load_policy(schema: CitizenSchema, file: str | None) -> Policy:
 
 
 def _audit_verify(args: argparse.Namespace) -> None:
-    with _open(args.file) as lines:
-        breaks = verify(lines)
+    with _open(*args.files) as lines:
+        breaks = verify(lines, first_prev=None if args.partial else GENESIS)
     for found in breaks:
-        print(f"line {found.line}: {found.reason}")
+        print(f"record {found.line}: {found.reason}")
     if breaks:
-        _fail(f"{args.file}: the chain is broken ({len(breaks)} problem(s))")
-    print(f"citizen-graph: {args.file}: chain intact")
+        _fail(f"the chain is broken ({len(breaks)} problem(s))")
+    print(f"citizen-graph: {' '.join(args.files)}: chain intact")
 
 
 def _audit_find(args: argparse.Namespace) -> None:
@@ -212,12 +219,13 @@ def _key_hash(args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def _open(file: str) -> Iterator[Iterator[str]]:
+def _open(*files: str) -> Iterator[Iterator[str]]:
+    """The non-empty lines of the files, in order (one chain across rotated files)."""
     try:
-        with Path(file).open(encoding="utf-8") as handle:
-            yield (line for line in handle if line.strip())
+        texts = [Path(file).read_text(encoding="utf-8") for file in files]
     except OSError as error:
-        _fail(f"cannot read {file}: {error.strerror}")
+        _fail(f"cannot read {error.filename}: {error.strerror}")
+    yield (line for text in texts for line in text.splitlines() if line.strip())
 
 
 def _fail(message: str) -> NoReturn:

@@ -42,6 +42,9 @@ class SandboxSettings:
     host: str = "127.0.0.1"
     port: int = 8001
     latency: str = "none"
+    # Only `serve` without a config file turns this on: the contract's demo keys are never
+    # accepted by a configured gateway, even one pointed at a sandbox.
+    demo_keys: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,5 +229,5 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> Setti
     config = env.get(ENV_PREFIX + "CONFIG")
     settings = load_settings(Path(config) if config else None, env)
     if not config and ENV_PREFIX + "SANDBOX_ENABLED" not in env:
-        settings = settings.replace("sandbox", enabled=True)
+        settings = settings.replace("sandbox", enabled=True, demo_keys=True)
     return settings

@@ -81,11 +81,12 @@ class Metrics:
             for (src, op, st), n in sorted(self.upstream_calls.items())
         ]
         lines += [
-            "# HELP citizen_graph_circuit_open 1 when the upstream's circuit is open.",
+            "# HELP citizen_graph_circuit_open 1 when the upstream's circuit is open or "
+            "half open (probing).",
             "# TYPE citizen_graph_circuit_open gauge",
         ]
         lines += [
-            f'citizen_graph_circuit_open{{source="{src}"}} {int(state == "open")}'
+            f'citizen_graph_circuit_open{{source="{src}"}} {int(state != "closed")}'
             for src, state in sorted(circuits.items())
         ]
         return "\n".join(lines) + "\n"

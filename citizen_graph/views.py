@@ -157,11 +157,24 @@ class GraphQLEndpoint:
             self.services.metrics.observe_request(_status_of(error), 0.0, ())
             return
         status = 200
+        plain_text_error: Message | None = None
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
+        async def send_json(message: Message) -> None:
+            # Strawberry answers HTTP-level problems (bad JSON, no query, unknown
+            # operation, batching) in plain text: give them the contract's JSON body.
+            nonlocal status, plain_text_error
             if message["type"] == "http.response.start":
                 status = message["status"]
+                content_type = dict(message.get("headers", [])).get(
+                    b"content-type", b""
+                )
+                if status >= 400 and content_type.startswith(b"text/plain"):
+                    plain_text_error = message
+                    return
+            elif plain_text_error is not None:
+                error = BadUserInput(_reason(message.get("body", b"")))
+                await _error_response(error, status)(scope, receive, send)
+                return
             await send(message)
 
         with calls.request_scope(
@@ -169,12 +182,18 @@ class GraphQLEndpoint:
             scope.get("citizen_graph.request_id", ""),
         ) as rs:
             try:
-                await self.view(scope, receive, send_status)
+                await self.view(scope, receive, send_json)
             except _BodyTooLarge:
                 status = 413
                 await _error_response(
                     QueryTooComplex("The request body is too large."), 413
                 )(scope, receive, send)
+            except Exception:  # e.g. a JSON body nested too deep for the parser
+                logger.exception("request failed before execution")
+                status = 400
+                await _error_response(BadUserInput("The request could not be read."))(
+                    scope, receive, send
+                )
         self.services.metrics.observe_request(
             status, time.monotonic() - started, rs.calls
         )
@@ -182,6 +201,14 @@ class GraphQLEndpoint:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _reason(body: bytes) -> str:
+    """Strawberry's own reason, when short and free of input values."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text or len(text) > 120 or '"' in text:
+        return "The request is not a valid GraphQL request."
+    return text if text.endswith(".") else text + "."
 
 
 def _bounded(scope: Scope, receive: Receive, limit: int) -> Receive:

@@ -64,7 +64,9 @@ def sandbox(sandbox_server: ThreadedServer) -> Iterator[httpx.Client]:
 
 
 def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
-    settings = Settings().replace("sandbox", enabled=True, url=sandbox_url)
+    settings = Settings().replace(
+        "sandbox", enabled=True, url=sandbox_url, demo_keys=True
+    )
     for section, values in overrides.items():
         settings = settings.replace(section, **values)
     return settings

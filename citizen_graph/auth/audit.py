@@ -196,8 +196,12 @@ class ChainBreak:
     reason: str
 
 
-def verify(lines: Iterable[str], first_prev: str | None = None) -> list[ChainBreak]:
-    """Check each record's `prev` against the hash of the line before it."""
+def verify(lines: Iterable[str], first_prev: str | None = GENESIS) -> list[ChainBreak]:
+    """Check each record's `prev` against the hash of the line before it.
+
+    The first record must start the chain (GENESIS), so removing the oldest records is seen
+    too; `first_prev=None` accepts any start (the oldest files were purged by retention).
+    """
     breaks = []
     previous = first_prev
     for number, line in enumerate(lines, start=1):

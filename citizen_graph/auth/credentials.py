@@ -50,28 +50,34 @@ class Caller:
     purpose: str | None
 
 
-def _demo(key: str, recipient: str, *roles: str) -> Client:
-    return Client(key, hashlib.sha256(key.encode()).hexdigest(), recipient, roles)
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
-DEMO_CLIENTS = (
-    _demo("demo-family-portal", "21350238800019", "family_portal"),
-    _demo("demo-social-services", "26350238800011", "social_services"),
-    _demo("demo-student-aid", "18004623700013", "student_aid"),
-    _demo("demo-address-check", "21350238800019", "address_check"),
-    _demo(
-        "demo-all-roles",
+# The contract's demo keys (sandbox mode only): key → (recipient SIRET, roles).
+DEMO_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "demo-family-portal": ("21350238800019", ("family_portal",)),
+    "demo-social-services": ("26350238800011", ("social_services",)),
+    "demo-student-aid": ("18004623700013", ("student_aid",)),
+    "demo-address-check": ("21350238800019", ("address_check",)),
+    "demo-all-roles": (
         "26350238800011",
-        "social_services",
-        "family_portal",
-        "student_aid",
-        "address_check",
+        ("social_services", "family_portal", "student_aid", "address_check"),
     ),
+}
+# Client ids are not the keys: ids go to the audit trail, keys never do.
+DEMO_CLIENTS = tuple(
+    Client("demo-client-" + key.removeprefix("demo-"), key_hash(key), recipient, roles)
+    for key, (recipient, roles) in DEMO_KEYS.items()
 )
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def _utf8(header: str) -> str:
+    """HTTP headers arrive as latin-1; a French purpose is UTF-8 ("Aide à l'enfance")."""
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise BadUserInput("X-Purpose must be UTF-8 text.") from None
 
 
 def load_clients(path: Path) -> list[Client]:
@@ -136,7 +142,7 @@ class Credentials:
         role = (declared[0].strip() if declared else "") or client.roles[0]
         if role not in client.roles:
             raise ForbiddenRole
-        purpose = headers.get("x-purpose", "").strip() or None
+        purpose = _utf8(headers.get("x-purpose", "")).strip() or None
         if purpose is not None and len(purpose) > MAX_PURPOSE_CHARS:
             raise BadUserInput("X-Purpose must be at most 200 characters.")
         return Caller(client.client_id, client.recipient, role, client.roles, purpose)

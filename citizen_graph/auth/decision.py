@@ -127,18 +127,22 @@ class _Walker:
                 decision.allowed.add(coordinate)
                 readable = True
                 continue
+            denied_before = len(decision.denied)
             below = any(
                 [  # a list, not a generator: every member type gets its verdicts
                     self.walk(member, merged, here, policy, decision)
                     for member in self._object_types(named)
                 ]
             )
+            nothing_denied = (
+                len(decision.denied) == denied_before
+            )  # e.g. __typename only
             if below:
                 decision.allowed.add(coordinate)
                 readable = True
             elif parent.name == "Citizen":
                 decision.hollow.add(here)
-            elif parent.name in POLICY_TYPES:
+            elif parent.name in POLICY_TYPES and not nothing_denied:
                 decision.forbidden[here] = coordinate
         return readable
 

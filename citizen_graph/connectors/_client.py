@@ -65,6 +65,7 @@ class UpstreamClient:
         )
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)
+        self._exchanges = 0  # upstream exchanges finished (answered or failed)
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             auth=auth,
@@ -130,6 +131,16 @@ class UpstreamClient:
             raise UpstreamUnavailable(
                 self.source, "The upstream is temporarily disabled."
             )
+        calls_before = self._exchanges
+        try:
+            return await self._slotted(operation, request)
+        finally:
+            if self._exchanges == calls_before:  # left before reaching the upstream
+                self.breaker.abandon()
+
+    async def _slotted(
+        self, operation: str, request: httpx.Request
+    ) -> httpx.Response | None:
         try:
             # One slot per pooled connection: a request counted by the rate limiter
             # never waits in httpx's pool afterwards, and a hanging upstream holds its
@@ -210,6 +221,7 @@ class UpstreamClient:
     def _journal(
         self, operation: str, started: float, status: int | None, request_id: str | None
     ) -> None:
+        self._exchanges += 1
         duration_ms = (time.monotonic() - started) * 1000
         calls.record(
             calls.UpstreamCall(

@@ -38,6 +38,10 @@ class CircuitBreaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """A probe that never reached the upstream (no slot, no time): let another try."""
+        self._probing = False
+
     def success(self) -> None:
         self._failures = 0
         self._opened_at = None

@@ -21,7 +21,9 @@ logger = logging.getLogger("citizen_graph.errors")
 SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
 # Values graphql-core echoes back in coercion messages (strings are double-quoted, inputs
 # printed as dicts or lists; names of types and variables are single-quoted and stay).
-ECHOED_VALUE = re.compile(r'"(?:[^"\\]|\\.)*"|\b\d{3,}\b|\{[^;]*\}|\[[^;]*\]')
+ECHOED_VALUE = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\b\d{3,}\b|\{[^;]*\}|\[[^;]*\]|(?<=Value )\'[^\']*\''
+)
 # The messages of Strawberry's limiters and graphql-core's token limit.
 LIMIT = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|contains more than \d+ tokens"

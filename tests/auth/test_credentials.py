@@ -86,6 +86,16 @@ def test_a_client_with_a_role_the_policy_lacks_stops_the_start(
         _clients(settings, load_policy(build_schema()._schema))
 
 
+def test_a_config_enabling_the_sandbox_still_needs_its_own_clients() -> None:
+    from citizen_graph.app import _clients
+    from citizen_graph.auth.policy import load_policy
+    from citizen_graph.schema import build_schema
+
+    settings = Settings().replace("sandbox", enabled=True)  # from a file: no demo keys
+    with pytest.raises(SettingsError, match="clients_file"):
+        _clients(settings, load_policy(build_schema()._schema))
+
+
 def test_outside_sandbox_mode_a_clients_file_is_required() -> None:
     from citizen_graph.app import _clients
     from citizen_graph.auth.policy import load_policy

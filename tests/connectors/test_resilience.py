@@ -70,3 +70,11 @@ def test_retry_budget_allows_about_one_retry_in_five_requests() -> None:
         budget.deposit()
         granted += budget.withdraw()
     assert granted == 10
+
+
+def test_a_probe_that_never_reached_the_upstream_lets_another_try() -> None:
+    breaker = CircuitBreaker(threshold=1, open_s=0.0)
+    breaker.failure()
+    assert breaker.allow() is True  # the probe…
+    breaker.abandon()  # …found no slot before its deadline
+    assert breaker.allow() is True

@@ -36,7 +36,7 @@ def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> 
     )
     [record] = records(gateway.audit_file)
     assert record["request_id"] == "req-audit-1"
-    assert record["client_id"] == "demo-family-portal"
+    assert record["client_id"] == "demo-client-family-portal"
     assert record["recipient"] == "21350238800019"
     assert record["role"] == "family_portal"
     assert record["purpose"] == "Tarification cantine 2026"
@@ -55,9 +55,7 @@ def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> 
 def test_the_file_holds_no_identifier_and_no_credential(gateway: GatewayClient) -> None:
     gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY}, key=FAMILY)
     text = gateway.audit_file.read_text()
-    # (The demo keys double as their client ids: outside sandbox mode keys are secrets
-    # that only the clients file knows, by their hash.)
-    for secret in (ALICE, "FICTIF", "1984-03-14", "LAMBERT", "52110", "Bearer"):
+    for secret in (ALICE, "FICTIF", "1984-03-14", "LAMBERT", "52110", "Bearer", FAMILY):
         assert secret not in text
 
 
@@ -115,7 +113,14 @@ def test_verify_detects_a_removed_or_altered_line(
     gateway.audit_file.write_text("\n".join([lines[0], altered, lines[2]]) + "\n")
     with pytest.raises(SystemExit):
         main(["audit", "verify", str(gateway.audit_file)])
-    assert "line 3" in capsys.readouterr().out
+    assert "record 3" in capsys.readouterr().out
+    gateway.audit_file.write_text(
+        "\n".join(lines[1:]) + "\n"
+    )  # the oldest record removed
+    with pytest.raises(SystemExit):
+        main(["audit", "verify", str(gateway.audit_file)])
+    main(["audit", "verify", "--partial", str(gateway.audit_file)])
+    assert "chain intact" in capsys.readouterr().out
 
 
 def test_find_answers_who_read_a_citizen(
@@ -129,7 +134,7 @@ def test_find_answers_who_read_a_citizen(
     main(["audit", "find", str(gateway.audit_file), "--fiscal-number", ALICE])
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
-    assert "demo-family-portal" in out[0]
+    assert "demo-client-family-portal" in out[0]
     assert "purpose='Cantine'" in out[0]
     assert "TaxNotice.referenceTaxIncome" in out[0]
 
@@ -145,3 +150,17 @@ def test_an_unwritable_audit_fails_closed(
     )
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "INTERNAL"
+
+
+def test_a_french_purpose_is_recorded_as_written(gateway: GatewayClient) -> None:
+    purpose = "Aide sociale à l'enfance"
+    gateway.http.post(
+        "/graphql",
+        json={"query": f'{{ citizen(fiscalNumber: "{ALICE}") {{ id }} }}'},
+        headers={
+            "Authorization": f"Bearer {FAMILY}",
+            "X-Purpose": purpose.encode(),  # raw UTF-8 bytes on the wire
+        },
+    )
+    [record] = records(gateway.audit_file)
+    assert record["purpose"] == purpose

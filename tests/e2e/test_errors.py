@@ -273,3 +273,32 @@ def test_directive_overloading_gets_a_single_error(gateway: GatewayClient) -> No
     response = gateway.post("query { __typename" + " @aa" * 30 + " }")
     errors = response.json()["errors"]
     assert [e["extensions"]["code"] for e in errors] == ["QUERY_TOO_COMPLEX"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"{}",
+        b'{"query": 5}',
+        b'{"query": "{ viewer { role } }", "variables": [1]}',
+        b'[{"query": "{ viewer { role } }"}]',
+        b'{"query": "query A { viewer { role } }", "operationName": "B"}',
+        b"[" * 60_000 + b"]" * 60_000,
+    ],
+)
+def test_http_level_errors_are_json_with_a_code(
+    gateway: GatewayClient, body: bytes
+) -> None:
+    response = gateway.http.post(
+        "/graphql",
+        content=body,
+        headers={
+            "Authorization": "Bearer demo-social-services",
+            "Content-Type": "application/json",
+            "X-Purpose": "test",
+        },
+    )
+    assert 400 <= response.status_code < 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "x-request-id" in response.headers

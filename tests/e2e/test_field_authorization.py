@@ -271,3 +271,15 @@ def test_viewer_lists_exactly_the_roles_readable_fields(gateway: GatewayClient) 
     assert "Identity.birthName" in fields
     assert "TaxNotice.referenceTaxIncome" not in fields
     assert "Identity.birthDate" not in fields
+
+
+def test_typename_alone_under_a_readable_field_is_not_forbidden(
+    gateway: GatewayClient,
+) -> None:
+    query = """query($i: PivotIdentityInput) { citizen(identity: $i) {
+      familyQuotient { value children { __typename } } } }"""
+    result = gateway.query(query, {"i": ALICE_IDENTITY}, key=FAMILY)
+    assert "errors" not in result
+    assert result["data"]["citizen"]["familyQuotient"]["children"][0] == {
+        "__typename": "FamilyMember"
+    }

@@ -71,7 +71,7 @@ def test_viewer_reports_the_demo_client_and_declared_role(
         headers={"X-Role": "student_aid", "X-Purpose": "Bourse 2026"},
     )
     viewer = result["data"]["viewer"]
-    assert viewer["clientId"] == "demo-all-roles"
+    assert viewer["clientId"] == "demo-client-all-roles"
     assert viewer["recipient"] == "26350238800011"
     assert viewer["role"] == "student_aid"
     assert viewer["allowedRoles"][0] == "social_services"

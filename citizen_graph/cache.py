@@ -48,7 +48,8 @@ class UpstreamCache:
             op.name: TTLCache(settings.max_entries, op.ttl_s)
             for op in self._operations.values()
         }
-        self._absent: TTLCache[tuple[str, Hashable], NotFound] = TTLCache(
+        # Absence (NOT_FOUND, or None: the BAN found no match) is kept briefly.
+        self._absent: TTLCache[tuple[str, Hashable], NotFound | None] = TTLCache(
             settings.max_entries, settings.not_found_ttl_s
         )
         self._inflight: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
@@ -83,12 +84,18 @@ class UpstreamCache:
         """Like `get` for many keys, with one `fetch_many` call for all the misses."""
         results: dict[K, Any] = {}
         misses: list[K] = []
+        waiting: list[K] = []
         for key in dict.fromkeys(keys):
             found, value = self._lookup(operation, key)
             if found:
                 results[key] = self._hit(operation, value)
-            elif key not in misses:
+            elif (operation, key) in self._inflight:  # another request is fetching it
+                self._journal_hit(operation)
+                waiting.append(key)
+            else:
                 misses.append(key)
+        for key in waiting:
+            results[key] = await asyncio.shield(self._inflight[(operation, key)])
         if misses:
             batch = asyncio.ensure_future(fetch_many(misses))
             for index, key in enumerate(misses):
@@ -98,9 +105,8 @@ class UpstreamCache:
         return [results[key] for key in keys]
 
     def _lookup(self, operation: str, key: Hashable) -> tuple[bool, Any]:
-        absent = self._absent.get((operation, key))
-        if absent is not None:
-            return True, absent
+        if (operation, key) in self._absent:
+            return True, self._absent[(operation, key)]
         values = self._values[operation]
         if key in values:
             return True, values[key]
@@ -132,7 +138,9 @@ class UpstreamCache:
         if future.cancelled():
             return
         error = future.exception()
-        if error is None:
+        if error is None and future.result() is None:
+            self._absent[(operation, key)] = None
+        elif error is None:
             self._values[operation][key] = future.result()
         elif isinstance(error, NotFound):
             self._absent[(operation, key)] = error

@@ -79,3 +79,33 @@ async def test_get_many_fetches_only_the_misses_in_one_call() -> None:
         "C",
     ]
     assert batches == [["a", "b"], ["c"]]
+
+
+async def test_get_many_waits_for_keys_already_in_flight() -> None:
+    cache = UpstreamCache(CacheSettings())
+    batches: list[list[str]] = []
+
+    async def fetch_many(keys: list[str]) -> list[str]:
+        batches.append(keys)
+        await asyncio.sleep(0.01)
+        return [k.upper() for k in keys]
+
+    first, second = await asyncio.gather(
+        cache.get_many("geocode", ["a", "b"], fetch_many),
+        cache.get_many("geocode", ["b", "c"], fetch_many),
+    )
+    assert (first, second) == (["A", "B"], ["B", "C"])
+    assert batches == [["a", "b"], ["c"]]
+
+
+async def test_no_match_is_cached_only_briefly() -> None:
+    cache = UpstreamCache(CacheSettings(not_found_ttl_s=0.0))
+    batches: list[list[str]] = []
+
+    async def fetch_many(keys: list[str]) -> list[None]:
+        batches.append(keys)
+        return [None for _ in keys]
+
+    for _ in range(2):
+        assert await cache.get_many("geocode", ["nowhere"], fetch_many) == [None]
+    assert len(batches) == 2

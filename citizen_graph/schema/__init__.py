@@ -14,10 +14,13 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.info import Info
 
 from citizen_graph.auth.enforcement import Authorize
+from citizen_graph.errors import BadUserInput
 from citizen_graph.schema.citizen import Citizen
 from citizen_graph.schema.limits import MaxDirectivesLimiter
 from citizen_graph.schema.query import Query
@@ -27,6 +30,20 @@ logger = logging.getLogger("citizen_graph.graphql")
 
 
 class CitizenSchema(strawberry.federation.Schema):
+    # Strawberry builds `_entities` from this signature: keep its annotations.
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Only `{"__typename": "Citizen", "id": …}` representations: anything else is the
+        caller's mistake (BAD_USER_INPUT at its index), never an internal error."""
+        checked = [_representation(r) for r in representations]
+        valid = [r for r in checked if not isinstance(r, Exception)]
+        resolved = iter(super().entities_resolver(info, valid))
+        return [
+            FederationAny(r) if isinstance(r, Exception) else next(resolved)
+            for r in checked
+        ]
+
     def process_errors(
         self,
         errors: list[GraphQLError],
@@ -42,6 +59,19 @@ class CitizenSchema(strawberry.federation.Schema):
                     "path": error.path,
                 },
             )
+
+
+def _representation(representation: Any) -> Any:
+    if (
+        isinstance(representation, dict)
+        and representation.get("__typename") == "Citizen"
+        and set(representation) == {"__typename", "id"}
+        and isinstance(representation["id"], str)
+    ):
+        return dict(representation)
+    return BadUserInput(
+        'A representation must be {"__typename": "Citizen", "id": "…"}.'
+    )
 
 
 def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:

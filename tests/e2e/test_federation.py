@@ -33,3 +33,18 @@ def test_an_unknown_entity_id_is_bad_user_input(gateway: GatewayClient) -> None:
 def test_service_sdl_declares_the_citizen_key(gateway: GatewayClient) -> None:
     sdl = gateway.query("{ _service { sdl } }")["data"]["_service"]["sdl"]
     assert 'type Citizen @key(fields: "id")' in sdl
+
+
+def test_malformed_representations_are_bad_user_input_at_their_index(
+    gateway: GatewayClient,
+) -> None:
+    representations = [
+        {"__typename": "TaxNotice", "id": "x"},
+        {"id": "x"},
+        {"__typename": "Citizen", "id": "x", "fiscalNumber": ALICE},
+    ]
+    result = gateway.query(ENTITIES, {"r": representations})
+    assert result["data"]["_entities"] == [None, None, None]
+    assert [(e["extensions"]["code"], e["path"]) for e in result["errors"]] == [
+        ("BAD_USER_INPUT", ["_entities", n]) for n in range(3)
+    ]

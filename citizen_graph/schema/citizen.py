@@ -55,4 +55,5 @@ class Citizen:
 
     @classmethod
     def resolve_reference(cls, info: Info, id: strawberry.ID) -> Citizen:
+        info.context.ask_for(1)
         return cls.asked(info, info.context.ids.decode(id))

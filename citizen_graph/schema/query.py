@@ -7,7 +7,6 @@ from collections.abc import Awaitable
 import strawberry
 
 from citizen_graph.context import Info
-from citizen_graph.errors import BadUserInput
 from citizen_graph.schema.citizen import Citizen
 from citizen_graph.schema.inputs import CitizenKeyInput, PivotIdentityInput, citizen_key
 
@@ -33,6 +32,7 @@ class Query:
         fiscal_number: str | None = None,
         identity: PivotIdentityInput | None = None,
     ) -> Citizen | None:
+        info.context.ask_for(1)
         return Citizen.asked(info, citizen_key(fiscal_number, identity))
 
     @strawberry.field(
@@ -40,8 +40,7 @@ class Query:
         "a bad key gives null at its position with a BAD_USER_INPUT error."
     )
     def citizens(self, info: Info, keys: list[CitizenKeyInput]) -> list[Citizen | None]:
-        if len(keys) > info.context.max_keys:
-            raise BadUserInput(f"At most {info.context.max_keys} keys per request.")
+        info.context.ask_for(len(keys))  # aliases of `citizens` share the budget
         # Awaitable items let one bad key fail alone, at its own path.
         items: list[Awaitable[Citizen]] = [_citizen(info, key) for key in keys]
         return items  # type: ignore[return-value]

@@ -302,3 +302,17 @@ def test_http_level_errors_are_json_with_a_code(
     assert 400 <= response.status_code < 500
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "x-request-id" in response.headers
+
+
+def test_aliases_cannot_multiply_the_keys_of_one_request(
+    gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    keys = [{"fiscalNumber": f"3{i:012d}"} for i in range(60)]
+    query = """query($k: [CitizenKeyInput!]!) {
+      a: citizens(keys: $k) { id } b: citizens(keys: $k) { id } }"""
+    result = gateway.query(query, {"k": keys})
+    assert (
+        result["data"] is None
+    )  # `citizens` is non-null: the refused field nulls data
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+    assert upstream_calls(sandbox, "dgfip") == 0

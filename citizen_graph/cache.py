@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from cachetools import TTLCache
 
 from citizen_graph import calls
-from citizen_graph.errors import NotFound
+from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.settings import CacheSettings
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ class UpstreamCache:
             inflight = self._start(operation, key, fetch)
         else:
             self._journal_hit(operation)
-        result: T = await asyncio.shield(inflight)
+        result: T = await self._wait(operation, inflight)
         return result
 
     async def get_many(
@@ -95,7 +95,7 @@ class UpstreamCache:
             else:
                 misses.append(key)
         for key in waiting:
-            results[key] = await asyncio.shield(self._inflight[(operation, key)])
+            results[key] = await self._wait(operation, self._inflight[(operation, key)])
         if misses:
             batch = asyncio.ensure_future(fetch_many(misses))
             for index, key in enumerate(misses):
@@ -103,6 +103,18 @@ class UpstreamCache:
             fetched = await asyncio.shield(batch)
             results.update(zip(misses, fetched, strict=True))
         return [results[key] for key in keys]
+
+    async def _wait(self, operation: str, shared: asyncio.Future[Any]) -> Any:
+        """A shared call, awaited within this request's own deadline (the call goes on)."""
+        scope = calls.current_scope()
+        try:
+            async with asyncio.timeout(scope.remaining_s() if scope else None):
+                return await asyncio.shield(shared)
+        except TimeoutError:
+            source = self._operations[operation].source
+            raise UpstreamUnavailable(
+                source, "The upstream did not answer in time."
+            ) from None
 
     def _lookup(self, operation: str, key: Hashable) -> tuple[bool, Any]:
         if (operation, key) in self._absent:

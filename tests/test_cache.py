@@ -109,3 +109,21 @@ async def test_no_match_is_cached_only_briefly() -> None:
     for _ in range(2):
         assert await cache.get_many("geocode", ["nowhere"], fetch_many) == [None]
     assert len(batches) == 2
+
+
+async def test_a_waiter_gives_up_at_its_own_deadline_and_the_call_goes_on() -> None:
+    from citizen_graph import calls
+
+    cache = UpstreamCache(CacheSettings())
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "value"
+
+    first = asyncio.ensure_future(cache.get("tax_history", "k", slow))
+    await asyncio.sleep(0)
+    with calls.request_scope(0.01), pytest.raises(UpstreamUnavailable):
+        await cache.get("tax_history", "k", slow)
+    release.set()
+    assert await first == "value"

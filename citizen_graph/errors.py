@@ -25,7 +25,8 @@ class CitizenGraphError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     code: ClassVar[str] = "INTERNAL"
-    http_status: ClassVar[int] = 200
+    # The HTTP status when the error refuses a whole request (field errors are always 200).
+    http_status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal error."
 
     def __init__(self, message: str | None = None) -> None:
@@ -39,16 +40,19 @@ class CitizenGraphError(Exception):
 
 class BadUserInput(CitizenGraphError):
     code = "BAD_USER_INPUT"
+    http_status = 400
     default_message = "Invalid input."
 
 
 class MissingKey(CitizenGraphError):
     code = "MISSING_KEY"
+    http_status = 400
     default_message = "This field needs a lookup key that was not given."
 
 
 class QueryTooComplex(CitizenGraphError):
     code = "QUERY_TOO_COMPLEX"
+    http_status = 413
     default_message = "The query exceeds the gateway's limits."
 
 
@@ -76,11 +80,14 @@ class PurposeRequired(AuthError):
 
 class Forbidden(AuthError):
     code = "FORBIDDEN"
+    http_status = 403
     default_message = "The caller's role may not read this field."
 
 
 class UpstreamError(CitizenGraphError):
     """An upstream State API did not give the data; `source` names which one."""
+
+    http_status = 502
 
     def __init__(self, source: str, message: str | None = None) -> None:
         self.source = source

@@ -154,7 +154,7 @@ class GraphQLEndpoint:
             )
         except CitizenGraphError as error:
             await _error_response(error)(scope, receive, send)
-            self.services.metrics.observe_request(_status_of(error), 0.0, ())
+            self.services.metrics.observe_request(error.http_status, 0.0, ())
             return
         status = 200
         plain_text_error: Message | None = None
@@ -186,7 +186,7 @@ class GraphQLEndpoint:
             except _BodyTooLarge:
                 status = 413
                 await _error_response(
-                    QueryTooComplex("The request body is too large."), 413
+                    QueryTooComplex("The request body is too large.")
                 )(scope, receive, send)
             except Exception:  # e.g. a JSON body nested too deep for the parser
                 logger.exception("request failed before execution")
@@ -228,20 +228,12 @@ def _bounded(scope: Scope, receive: Receive, limit: int) -> Receive:
     return bounded_receive
 
 
-def _status_of(error: CitizenGraphError) -> int:
-    if isinstance(error, QueryTooComplex):
-        return 413
-    if isinstance(error, BadUserInput):
-        return 400
-    return error.http_status if error.http_status != 200 else 400
-
-
 def _error_response(error: CitizenGraphError, status: int | None = None) -> Response:
     body = {
         "data": None,
         "errors": [{"message": error.message, "extensions": error.extensions}],
     }
-    return JSONResponse(body, status_code=status or _status_of(error))
+    return JSONResponse(body, status_code=status or error.http_status)
 
 
 class RequestIdMiddleware:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from starlette.applications import Starlette
 
@@ -89,13 +87,6 @@ def test_some_people_are_born_abroad_or_use_another_name(
     assert abroad
     assert all(p.birth_place.commune_code is None for p in abroad)
     assert any(p.usage_name for p in people)
-
-
-def test_sandbox_app_is_built_quickly() -> None:
-    started = time.perf_counter()
-    create_sandbox_app(latency="realistic")
-    # The target is 1.5 s on a 2-core machine; the margin absorbs a loaded CI runner.
-    assert time.perf_counter() - started < 3.0
 
 
 def test_unknown_latency_profile_is_refused() -> None:

@@ -32,6 +32,7 @@ from citizen_graph.connectors import fetch_sandbox_credentials, open_connectors
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.schema import CitizenSchema, build_schema
+from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import Metrics
@@ -46,6 +47,7 @@ from citizen_graph.views import (
 
 SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
 SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
+SANDBOX_CHAIN_SECRET = "citizen-graph-sandbox-audit-chain-secret"  # sandbox mode only
 
 
 class _LateEndpoint:
@@ -73,17 +75,20 @@ def create_app(settings: Settings) -> Starlette:
             policy = _policy(schema, effective)
             credentials = Credentials(_clients(effective, policy))
             audit = AuditLog(_audit_config(effective))
+            stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))
+            ids = CitizenIdCodec(str(effective.server.id_secret))
             services = Services(
                 settings=effective,
                 schema=schema,
                 connectors=connectors,
                 cache=UpstreamCache(effective.cache),
                 credentials=credentials,
-                ids=CitizenIdCodec(str(effective.server.id_secret)),
+                ids=ids,
                 policy=policy,
                 audit=audit,
                 metrics=Metrics(),
+                subjects=SubjectReader(ids),
             )
             graphql.endpoint = GraphQLEndpoint(services)
             app.state.services = services
@@ -161,14 +166,21 @@ def _clients(settings: Settings, policy: Policy) -> list[Client]:
 
 def _audit_config(settings: Settings) -> AuditConfig:
     secret = str(settings.audit.secret)
-    if not secret and not settings.sandbox.enabled:
-        raise SettingsError("audit.secret is required outside sandbox mode")
+    chain_secret = str(settings.audit.chain_secret)
+    for name, value in (("secret", secret), ("chain_secret", chain_secret)):
+        if not value and not settings.sandbox.enabled:
+            raise SettingsError(f"audit.{name} is required outside sandbox mode")
+    secret = secret or SANDBOX_AUDIT_SECRET
+    chain_secret = chain_secret or SANDBOX_CHAIN_SECRET
+    if secret == chain_secret:
+        raise SettingsError("audit.chain_secret must differ from audit.secret")
     path = Path(settings.audit.file)
     if settings.server.workers > 1:  # one hash chain per worker process
         path = path.with_name(f"{path.name}.worker-{os.getpid()}")
     return AuditConfig(
         path=path,
-        secret=secret or SANDBOX_AUDIT_SECRET,
+        secret=secret,
+        chain_secret=chain_secret,
         rotate_bytes=settings.audit.rotate_bytes,
         retention_days=settings.audit.retention_days,
         fsync=settings.audit.fsync,

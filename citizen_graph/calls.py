@@ -32,6 +32,7 @@ class RequestScope:
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     request_id: str = ""  # the gateway's X-Request-Id, forwarded to upstreams
+    client: str = ""  # the calling client's id: per-client circuits (never a role)
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -46,9 +47,13 @@ _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def request_scope(deadline_s: float, request_id: str = "") -> Iterator[RequestScope]:
+def request_scope(
+    deadline_s: float, request_id: str = "", client: str = ""
+) -> Iterator[RequestScope]:
     """Open the scope of one request; tasks spawned inside inherit it."""
-    scope = RequestScope(deadline=time.monotonic() + deadline_s, request_id=request_id)
+    scope = RequestScope(
+        deadline=time.monotonic() + deadline_s, request_id=request_id, client=client
+    )
     token = _current.set(scope)
     try:
         yield scope
@@ -69,6 +74,12 @@ def record(call: UpstreamCall) -> None:
 def request_id() -> str:
     scope = _current.get()
     return scope.request_id if scope is not None else ""
+
+
+def client_id() -> str:
+    """The calling client's id ("" outside a request): whose circuit a failure counts for."""
+    scope = _current.get()
+    return scope.client if scope is not None else ""
 
 
 def remaining_s(default: float) -> float:

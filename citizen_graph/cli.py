@@ -12,13 +12,15 @@ from typing import NoReturn
 
 import uvicorn
 
-from citizen_graph.app import SANDBOX_AUDIT_SECRET
-from citizen_graph.auth.audit import GENESIS, SubjectHasher, find, verify
+from citizen_graph.app import SANDBOX_AUDIT_SECRET, SANDBOX_CHAIN_SECRET
+from citizen_graph.auth.audit import SubjectHasher, find, verify_files
 from citizen_graph.auth.credentials import DEMO_KEYS, key_hash
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import configure_logging
+
+MAX_BREAKS_SHOWN = 20  # a chain written with another key breaks at every line
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -65,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="read the audit trail")
     audit_commands = audit.add_subparsers(required=True)
     verify = audit_commands.add_parser(
-        "verify", help="check the hash chain of audit files, oldest first"
+        "verify", help="check the keyed chain and seals of audit files, oldest first"
     )
     verify.add_argument("files", nargs="+", metavar="FILE")
     verify.add_argument(
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the oldest files were purged by retention: accept any start",
     )
+    verify.add_argument("--config", help="settings file holding audit.chain_secret")
     verify.set_defaults(command=_audit_verify)
     find = audit_commands.add_parser("find", help="who read this citizen's data")
     find.add_argument("file")
@@ -189,29 +192,54 @@ def _load_policy(schema: CitizenSchema, file: str | None) -> Policy:
 
 
 def _audit_verify(args: argparse.Namespace) -> None:
-    with _open(*args.files) as lines:
-        breaks = verify(lines, first_prev=None if args.partial else GENESIS)
-    for found in breaks:
-        print(f"record {found.line}: {found.reason}")
-    if breaks:
-        _fail(f"the chain is broken ({len(breaks)} problem(s))")
+    key = _chain_secret(_settings(args.config))
+    try:
+        report = verify_files([Path(f) for f in args.files], key, partial=args.partial)
+    except OSError as error:
+        _fail(f"cannot read {error.filename}: {error.strerror}")
+    for found in report.breaks[:MAX_BREAKS_SHOWN]:
+        print(found)
+    if len(report.breaks) > MAX_BREAKS_SHOWN:
+        print(f"... and {len(report.breaks) - MAX_BREAKS_SHOWN} more")
+    if report.note:
+        print(f"citizen-graph: note: {report.note}")
+    if report.breaks:
+        _fail(f"the chain is broken ({len(report.breaks)} problem(s))")
     print(f"citizen-graph: {' '.join(args.files)}: chain intact")
 
 
 def _audit_find(args: argparse.Namespace) -> None:
-    if args.config:
-        os.environ["CITIZEN_GRAPH_CONFIG"] = args.config
-    settings = settings_from_environment()
+    settings = _settings(args.config)
     secret = str(settings.audit.secret) or SANDBOX_AUDIT_SECRET
     subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
     with _open(args.file) as lines:
         for record in find(lines, subject):
-            fields = ", ".join(record["fields_returned"]) or "-"
+            # Files written before the rename say `fields_returned`.
+            fields = record.get("fields_permitted", record.get("fields_returned", []))
+            refusal = record.get("refusal")
+            what = (
+                f"refused: {refusal['code']}"
+                if refusal
+                else f"fields: {', '.join(fields) or '-'}"
+            )
             print(
                 f"{record['time']} {record['client_id']} (SIRET {record['recipient']}) "
                 f"role={record['role']} purpose={record['purpose']!r} "
-                f"request={record['request_id']} fields: {fields}"
+                f"request={record['request_id']} {what}"
             )
+
+
+def _chain_secret(settings: Settings) -> str:
+    secret = str(settings.audit.chain_secret)
+    if not secret and not settings.sandbox.enabled:
+        raise SettingsError("audit.chain_secret is required outside sandbox mode")
+    return secret or SANDBOX_CHAIN_SECRET
+
+
+def _settings(config: str | None) -> Settings:
+    if not config:
+        return settings_from_environment()
+    return settings_from_environment({**os.environ, "CITIZEN_GRAPH_CONFIG": config})
 
 
 def _key_hash(args: argparse.Namespace) -> None:

@@ -1,5 +1,5 @@
-"""The per-request context: the caller, the authorization decision, fresh loaders, the citizens
-asked for (for the audit), the id codec."""
+"""The per-request context: the caller, the authorization decision (with the citizens asked
+for, for the audit), fresh loaders, the id codec, the limits."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import strawberry
 from citizen_graph.auth.credentials import Caller
 from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.policy import Policy
-from citizen_graph.errors import BadUserInput
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
+from citizen_graph.schema.subjects import SubjectReader
+from citizen_graph.settings import LimitSettings
 
 
 @dataclass
@@ -22,19 +23,16 @@ class Context:
     caller: Caller
     loaders: Loaders
     ids: CitizenIdCodec
-    max_keys: int
+    limits: LimitSettings
     policy: Policy
+    subject_reader: SubjectReader
     decision: Decision | None = None  # taken before execution (auth.enforcement)
-    subjects: list[CitizenKey] = field(default_factory=list)  # the citizens asked for
-    keys_asked: int = 0  # across every root field and alias of the request
-
-    def ask_for(self, count: int) -> None:
-        """Count citizens asked for; one request asks for at most `max_keys` in all."""
-        self.keys_asked += count
-        if self.keys_asked > self.max_keys:
-            raise BadUserInput(f"At most {self.max_keys} citizens per request.")
-
     today: datetime.date = field(default_factory=datetime.date.today)
+
+    @property
+    def subjects(self) -> list[CitizenKey]:
+        """The citizens asked for, as the pre-execution walk counted them (the audit's)."""
+        return self.decision.subjects if self.decision else []
 
 
 Info = strawberry.Info[Context, None]

@@ -95,11 +95,16 @@ class BreakerSettings:
 
 @dataclasses.dataclass(frozen=True)
 class LimitSettings:
-    max_keys: int = 100
-    max_depth: int = 8
+    max_keys: int = 100  # citizens per request, across root fields and aliases
+    # Upstream-backed Citizen fields × citizens (one upstream call each, at most).
+    max_cost: int = 500
+    max_depth: int = 8  # introspection included
+    max_fields: int = 500  # field selections once fragments are expanded
+    max_repeats: int = 10  # occurrences of one response key in one selection set
     max_aliases: int = 15
     max_tokens: int = 2000
     max_directives: int = 20
+    max_directives_per_field: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +118,9 @@ class AuditSettings:
     file: str = "audit.jsonl"
     # Keys the citizens' hashes: without it the file cannot be searched by fiscal number.
     secret: Secret = Secret("")
+    # Keys the chain and its seals (distinct from `secret`): without it no one can re-link
+    # an edited file, and `citizen-graph audit verify` needs it.
+    chain_secret: Secret = Secret("")
     rotate_bytes: int = 50_000_000
     retention_days: int = 1096  # API Particulier: agents' access traces kept 36 months
     fsync: bool = False

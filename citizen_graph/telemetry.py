@@ -58,7 +58,9 @@ class Metrics:
             status = "cached" if call.cached else str(call.status or "none")
             self.upstream_calls[(call.source, call.operation, status)] += 1
 
-    def render(self, circuits: dict[str, str]) -> str:
+    def render(
+        self, circuits: dict[str, str], client_circuits: dict[str, int] | None = None
+    ) -> str:
         lines = [
             "# HELP citizen_graph_requests_total GraphQL requests by HTTP status.",
             "# TYPE citizen_graph_requests_total counter",
@@ -88,5 +90,14 @@ class Metrics:
         lines += [
             f'citizen_graph_circuit_open{{source="{src}"}} {int(state != "closed")}'
             for src, state in sorted(circuits.items())
+        ]
+        lines += [
+            "# HELP citizen_graph_client_circuits_open Clients whose own circuit of the "
+            "upstream is open or half open.",
+            "# TYPE citizen_graph_client_circuits_open gauge",
+        ]
+        lines += [
+            f'citizen_graph_client_circuits_open{{source="{src}"}} {n}'
+            for src, n in sorted((client_circuits or {}).items())
         ]
         return "\n".join(lines) + "\n"

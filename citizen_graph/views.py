@@ -6,13 +6,17 @@ parsing or execution; Strawberry's own `get_context` would turn them into plain 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,8 +25,13 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from citizen_graph import calls
-from citizen_graph.auth.audit import AuditLog, audit_record
-from citizen_graph.auth.credentials import Caller, Credentials
+from citizen_graph.auth.audit import AuditLog, audit_record, refusal_record
+from citizen_graph.auth.credentials import (
+    Caller,
+    Client,
+    Credentials,
+    carries_identifier,
+)
 from citizen_graph.auth.policy import Policy
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
@@ -34,9 +43,11 @@ from citizen_graph.errors import (
     QueryTooComplex,
 )
 from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
-from citizen_graph.schema.errors import contract_error
+from citizen_graph.schema.errors import contract_error, schema_names
+from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.settings import Settings
 from citizen_graph.telemetry import Metrics
 
@@ -46,6 +57,7 @@ INTERNAL_AUDIT: dict[str, Any] = {
     "extensions": {"code": "INTERNAL"},
 }
 logger = logging.getLogger("citizen_graph.views")
+MAX_ERRORS = 10  # pre-execution errors reported for one document
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -62,6 +74,7 @@ class Services:
     policy: Policy
     audit: AuditLog
     metrics: Metrics
+    subjects: SubjectReader
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -75,16 +88,42 @@ class GraphQLView(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.services = services
+        self.names = schema_names(services.schema._schema)  # kept in error messages
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A JSON object (or an array, which Strawberry refuses as batching), or 400."""
+        try:
+            body = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, "The request body is nested too deeply.") from None
+        if not isinstance(body, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return body
 
     async def process_result(
         self, request: Any, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [contract_error(error) for error in result.errors]
+            result.errors = _bounded_errors(
+                [contract_error(error, self.names) for error in result.errors]
+            )
         context: Context | None = request.scope.get("citizen_graph.context")
-        if context is not None and context.subjects:
+        if context is not None and _refused_before_execution(context, result):
+            code = ((result.errors or [GraphQLError("")])[0].extensions or {}).get(
+                "code", "INTERNAL"
+            )
+            record_refusal(
+                self.services,
+                request.scope,
+                caller=context.caller,
+                code=str(code),
+                http_status=200,
+                subjects=context.subjects,
+            )
+        elif context is not None and context.subjects:
             try:
                 self._audit(request, context, result)
+                request.scope["citizen_graph.audited"] = True
             except OSError:
                 # Fail closed: citizen data is never served untraced.
                 logger.exception("audit record could not be written")
@@ -121,8 +160,9 @@ class GraphQLView(GraphQL[Context, None]):
             caller=caller,
             loaders=Loaders(services.connectors, services.cache, caller.recipient),
             ids=services.ids,
-            max_keys=services.settings.limits.max_keys,
+            limits=services.settings.limits,
             policy=services.policy,
+            subject_reader=services.subjects,
         )
         request.scope["citizen_graph.context"] = context
         return context
@@ -141,6 +181,8 @@ class GraphQLEndpoint:
             await self.view(scope, receive, send)  # GraphiQL for browsers, else refused
             return
         started = time.monotonic()
+        scope["citizen_graph.started"] = started
+        caller: Caller | None = None
         try:
             caller = self.services.credentials.authenticate(request.headers)
             if (
@@ -153,6 +195,18 @@ class GraphQLEndpoint:
                 scope, receive, self.services.settings.server.max_body_bytes
             )
         except CitizenGraphError as error:
+            client = (
+                None if caller else self.services.credentials.identify(request.headers)
+            )
+            record_refusal(
+                self.services,
+                scope,
+                caller=caller,
+                client=client,
+                code=error.code,
+                http_status=error.http_status,
+                purpose_given=bool(request.headers.get("x-purpose")),
+            )
             await _error_response(error)(scope, receive, send)
             self.services.metrics.observe_request(error.http_status, 0.0, ())
             return
@@ -173,6 +227,16 @@ class GraphQLEndpoint:
                     return
             elif plain_text_error is not None:
                 error = BadUserInput(_reason(message.get("body", b"")))
+                logger.warning(
+                    "request refused before parsing", extra={"status": status}
+                )
+                record_refusal(
+                    self.services,
+                    scope,
+                    caller=caller,
+                    code=error.code,
+                    http_status=status,
+                )
                 await _error_response(error, status)(scope, receive, send)
                 return
             await send(message)
@@ -180,23 +244,106 @@ class GraphQLEndpoint:
         with calls.request_scope(
             self.services.settings.server.request_deadline_s,
             scope.get("citizen_graph.request_id", ""),
+            client=caller.client_id,
         ) as rs:
             try:
                 await self.view(scope, receive, send_json)
             except _BodyTooLarge:
                 status = 413
-                await _error_response(
-                    QueryTooComplex("The request body is too large.")
-                )(scope, receive, send)
-            except Exception:  # e.g. a JSON body nested too deep for the parser
-                logger.exception("request failed before execution")
-                status = 400
-                await _error_response(BadUserInput("The request could not be read."))(
-                    scope, receive, send
+                too_large = QueryTooComplex("The request body is too large.")
+                record_refusal(
+                    self.services,
+                    scope,
+                    caller=caller,
+                    code=too_large.code,
+                    http_status=status,
                 )
+                await _error_response(too_large)(scope, receive, send)
+            except Exception:
+                logger.exception("request failed unexpectedly")
+                status = 500
+                if not scope.get("citizen_graph.audited"):
+                    record_refusal(
+                        self.services,
+                        scope,
+                        caller=caller,
+                        code="INTERNAL",
+                        http_status=status,
+                        subjects=_context_subjects(scope),
+                    )
+                await _error_response(CitizenGraphError())(scope, receive, send)
         self.services.metrics.observe_request(
             status, time.monotonic() - started, rs.calls
         )
+
+
+def record_refusal(
+    services: Services,
+    scope: Scope,
+    *,
+    caller: Caller | None,
+    code: str,
+    http_status: int,
+    client: Client | None = None,
+    subjects: Iterable[CitizenKey] = (),
+    purpose_given: bool = False,
+) -> None:
+    """One audit record per request refused before execution: probing leaves a trace.
+
+    The refusal is answered whatever happens here: it serves no data, so a failed write is
+    logged rather than turned into another error.
+    """
+    started = scope.get("citizen_graph.started", time.monotonic())
+    who: tuple[str | None, str | None, str | None] = (None, None, None)
+    if caller is not None:
+        who = (caller.client_id, caller.recipient, caller.role)
+    elif client is not None:
+        who = (client.client_id, client.recipient, None)
+    client_id, recipient, role = who
+    try:
+        services.audit.write(
+            refusal_record(
+                request_id=scope.get("citizen_graph.request_id", ""),
+                client_id=client_id,
+                recipient=recipient,
+                role=role,
+                purpose=caller.purpose if caller else None,
+                purpose_given=purpose_given,
+                operation=None,
+                code=code,
+                http_status=http_status,
+                subjects=subjects,
+                hasher=services.audit.hasher,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+        )
+        scope["citizen_graph.audited"] = True
+    except OSError:
+        logger.exception("audit record of a refusal could not be written")
+
+
+def _refused_before_execution(context: Context, result: ExecutionResult) -> bool:
+    """Parse, validation, limits or variables refused it: no resolver ran."""
+    if not result.errors or result.data is not None:
+        return False
+    decision = context.decision
+    return decision is None or not decision.complete or decision.refused
+
+
+def _context_subjects(scope: Scope) -> list[CitizenKey]:
+    context: Context | None = scope.get("citizen_graph.context")
+    return context.subjects if context is not None else []
+
+
+def _bounded_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """A bad document gets a bounded answer (graphql-core stops at 100 errors itself)."""
+    if len(errors) <= MAX_ERRORS or any(e.path for e in errors):
+        return errors
+    summary = BadUserInput(f"Too many errors: only the first {MAX_ERRORS} are shown.")
+    return [
+        *errors[:MAX_ERRORS],
+        GraphQLError(summary.message, extensions=summary.extensions),
+    ]
 
 
 class _BodyTooLarge(Exception):
@@ -247,7 +394,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        # A client's id goes to logs, the audit and upstreams: never one carrying an
+        # identifier (a fiscal number as a request id).
+        safe = REQUEST_ID.fullmatch(given) and not carries_identifier(given)
+        request_id = given if safe else str(uuid.uuid4())
         scope["citizen_graph.request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -273,14 +423,21 @@ async def readyz(request: Request) -> Response:
     # An open circuit stays 200: the gateway still answers the other fields, and taking
     # every replica out of the load balancer at once would turn a partial outage total.
     circuits = services.connectors.circuit_states()
+    clients = services.connectors.open_client_circuits()
     body = {
         "status": "ready",
-        "upstreams": {source: {"circuit": state} for source, state in circuits.items()},
+        "upstreams": {
+            source: {"circuit": state, "clients_open": clients.get(source, 0)}
+            for source, state in circuits.items()
+        },
     }
     return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    text = services.metrics.render(services.connectors.circuit_states())
+    text = services.metrics.render(
+        services.connectors.circuit_states(),
+        services.connectors.open_client_circuits(),
+    )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
 
@@ -88,6 +90,102 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
         output, _ = process.communicate(timeout=20)
     assert "GraphiQL at" in output
     assert "demo-family-portal" in output
-    assert (tmp_path / "audit.jsonl").read_text().count("\n") == 1
+    record, seal = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert json.loads(record)["outcome"] == "ok"
+    assert json.loads(seal)["seal"]["reason"] == "shutdown"  # sealed on the way out
+    main(["audit", "verify", str(tmp_path / "audit.jsonl")])  # the sandbox chain secret
     # uvicorn re-raises SIGTERM after its clean shutdown
     assert process.returncode in (0, -15)
+
+
+def audit_config_file(tmp_path: Path, chain_secret: str | None) -> Path:
+    config = tmp_path / "gateway.toml"
+    chain = f'chain_secret = "{chain_secret}"\n' if chain_secret else ""
+    config.write_text(f'[audit]\nsecret = "subjects"\n{chain}')
+    return config
+
+
+def sealed_audit_file(tmp_path: Path, chain_secret: str) -> Path:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(AuditConfig(path, "subjects", chain_secret))
+    log.write({"request_id": "one"})
+    log.close()
+    return path
+
+
+def test_audit_verify_reads_the_chain_secret_from_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sealed_audit_file(tmp_path, "the-chain")
+    config = audit_config_file(tmp_path, "the-chain")
+    main(["audit", "verify", str(path), "--config", str(config)])
+    assert "chain intact" in capsys.readouterr().out
+
+
+def test_audit_verify_exits_1_under_another_chain_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sealed_audit_file(tmp_path, "the-chain")
+    config = audit_config_file(tmp_path, "another-chain")
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "verify", str(path), "--config", str(config)])
+    assert exited.value.code == 1
+    out = capsys.readouterr()
+    assert f"{path}.seal: the seal file is not signed by the chain key" in out.out
+    assert "the chain is broken" in out.err
+
+
+def test_audit_verify_exits_2_when_the_config_lacks_the_chain_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sealed_audit_file(tmp_path, "the-chain")
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "audit",
+                "verify",
+                str(path),
+                "--config",
+                str(audit_config_file(tmp_path, None)),
+            ]
+        )
+    assert exited.value.code == 2
+    assert "audit.chain_secret is required" in capsys.readouterr().err
+
+
+def test_audit_verify_notes_an_unsealed_tail_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sealed_audit_file(tmp_path, "the-chain")
+    AuditLog(AuditConfig(path, "subjects", "the-chain")).write({"request_id": "two"})
+    main(
+        [
+            "audit",
+            "verify",
+            str(path),
+            "--config",
+            str(audit_config_file(tmp_path, "the-chain")),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "1 records after the last seal (not sealed: the gateway is running" in out
+    assert "chain intact" in out
+
+
+def test_audit_verify_exits_1_on_a_truncated_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sealed_audit_file(tmp_path, "the-chain")
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "audit",
+                "verify",
+                str(path),
+                "--config",
+                str(audit_config_file(tmp_path, "the-chain")),
+            ]
+        )
+    assert exited.value.code == 1
+    assert f"{path}: record 2: the tail was removed" in capsys.readouterr().out

@@ -9,6 +9,10 @@ come from a TOML file:
     key_sha256 = "<sha256 hex of the key>"   # citizen-graph key-hash prints it
     recipient = "21350238800019"             # the organisation's SIRET
     roles = ["family_portal"]                # the first is the default role
+    purposes = ["Tarification cantine 2026"]  # optional: its procedures, the only purposes
+
+A purpose is free text for the audit trail, so it must not carry a personal identifier (a run
+of 8 or more digits, a full date): such a purpose is refused, and never recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +31,26 @@ from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
 MAX_PURPOSE_CHARS = 200
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SIRET = re.compile(r"[0-9]{14}")
+REQUIRED_KEYS = {"id", "key_sha256", "recipient", "roles"}
+OPTIONAL_KEYS = {"purposes"}
+
+# Digits with separators between them: "3000000000011", "30 00 00 00 00 011", "30.00-00".
+DIGIT_RUN = re.compile(r"\d+(?:[\s._/-]+\d+)*")
+YEAR_RANGE = re.compile(r"(?:19|20)\d\d[\s._/-]+(?:19|20)\d\d")  # "2025-2026"
+NUMERIC_DATE = re.compile(
+    r"(?<!\d)(?:\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2}))(?!\d)"
+)
+MONTHS = (
+    "janvier|janv|f[ée]vrier|f[ée]vr|mars|avril|avr|mai|juin|juillet|juil|ao[uû]t|"
+    "septembre|sept|octobre|oct|novembre|nov|d[ée]cembre|d[ée]c|"
+    "january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|"
+    "september|sep|october|november|december"
+)
+WORDED_DATE = re.compile(
+    rf"\b\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?,?\s+\d{{4}}\b"
+    rf"|\b(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+    re.IGNORECASE,
+)
 
 
 class ClientsError(ValueError):
@@ -39,6 +63,7 @@ class Client:
     key_sha256: str
     recipient: str  # SIRET of the organisation receiving the data
     roles: tuple[str, ...]  # the first one is the default
+    purposes: tuple[str, ...] = ()  # its declared procedures; empty: any purpose
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,15 @@ DEMO_CLIENTS = tuple(
 )
 
 
+def carries_identifier(text: str) -> bool:
+    """A run of 8 or more digits (a year range aside) or a full calendar date."""
+    for run in DIGIT_RUN.finditer(text):
+        digits = sum(c.isdigit() for c in run.group())
+        if digits >= 8 and not YEAR_RANGE.fullmatch(run.group()):
+            return True
+    return bool(NUMERIC_DATE.search(text) or WORDED_DATE.search(text))
+
+
 def _utf8(header: str) -> str:
     """HTTP headers arrive as latin-1; a French purpose is UTF-8 ("Aide à l'enfance")."""
     try:
@@ -98,33 +132,69 @@ def load_clients(path: Path) -> list[Client]:
 
 def _client(entry: Any, n: int) -> Client:
     where = f"client #{n}"
-    if not isinstance(entry, dict) or set(entry) != {
-        "id",
-        "key_sha256",
-        "recipient",
-        "roles",
-    }:
-        raise ClientsError(
-            f"{where}: needs exactly id, key_sha256, recipient and roles"
-        )
+    if not isinstance(entry, dict) or not set(entry) >= REQUIRED_KEYS:
+        raise ClientsError(f"{where}: needs id, key_sha256, recipient and roles")
     where = f"client {entry['id']!r}"
+    unknown = set(entry) - REQUIRED_KEYS - OPTIONAL_KEYS
+    if unknown:
+        raise ClientsError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     if not SHA256_HEX.fullmatch(str(entry["key_sha256"])):
         raise ClientsError(f"{where}: key_sha256 must be 64 lower-case hex digits")
     if not SIRET.fullmatch(str(entry["recipient"])):
         raise ClientsError(f"{where}: recipient must be a 14-digit SIRET")
-    roles = entry["roles"]
-    if (
-        not isinstance(roles, list)
-        or not roles
-        or not all(isinstance(r, str) for r in roles)
-    ):
-        raise ClientsError(f"{where}: roles must be a non-empty list of role names")
     return Client(
         str(entry["id"]),
         str(entry["key_sha256"]),
         str(entry["recipient"]),
-        tuple(roles),
+        _names(entry["roles"], where, "roles", "role names"),
+        _purposes(entry.get("purposes"), where),
     )
+
+
+def _names(value: Any, where: str, key: str, what: str) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(item, str) and item.strip() for item in value)
+    ):
+        raise ClientsError(f"{where}: {key} must be a non-empty list of {what}")
+    return tuple(value)
+
+
+def _purposes(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    purposes = tuple(p.strip() for p in _names(value, where, "purposes", "purposes"))
+    for number, purpose in enumerate(purposes, start=1):
+        if len(purpose) > MAX_PURPOSE_CHARS:
+            raise ClientsError(f"{where}: purpose #{number} is over 200 characters")
+        if carries_identifier(purpose):
+            raise ClientsError(
+                f"{where}: purpose #{number} carries a personal identifier"
+            )
+    return purposes
+
+
+def _single(headers: Any, name: str, label: str) -> str | None:
+    values = headers.getlist(name)
+    if len(values) > 1:
+        raise BadUserInput(f"Send one {label} header.")
+    return values[0] if values else None
+
+
+def _purpose(header: str | None, client: Client) -> str | None:
+    purpose = _utf8(header or "").strip() or None
+    if purpose is None:
+        return None
+    if len(purpose) > MAX_PURPOSE_CHARS:
+        raise BadUserInput("X-Purpose must be at most 200 characters.")
+    if carries_identifier(purpose):
+        raise BadUserInput(
+            "A purpose must not carry a personal identifier (8 or more digits, a date)."
+        )
+    if client.purposes and purpose not in client.purposes:
+        raise BadUserInput("The purpose is not one of this client's declared purposes.")
+    return purpose
 
 
 class Credentials:
@@ -134,18 +204,24 @@ class Credentials:
         self.clients = tuple(clients)
 
     def authenticate(self, headers: Any) -> Caller:
-        """`headers`: Starlette's Headers (several X-Role headers are refused)."""
-        client = self._client(headers.get("authorization", ""))
-        declared = headers.getlist("x-role")
-        if len(declared) > 1:
-            raise BadUserInput("Declare one role (a single X-Role header).")
-        role = (declared[0].strip() if declared else "") or client.roles[0]
+        """`headers`: Starlette's Headers (several Authorization or X-Role are refused)."""
+        client = self._client(_single(headers, "authorization", "Authorization") or "")
+        role = _single(headers, "x-role", "X-Role")
+        if role is not None and not role.strip():
+            raise BadUserInput("X-Role must name a role (or be left out).")
+        role = role.strip() if role is not None else client.roles[0]
         if role not in client.roles:
             raise ForbiddenRole
-        purpose = _utf8(headers.get("x-purpose", "")).strip() or None
-        if purpose is not None and len(purpose) > MAX_PURPOSE_CHARS:
-            raise BadUserInput("X-Purpose must be at most 200 characters.")
+        purpose = _purpose(_single(headers, "x-purpose", "X-Purpose"), client)
         return Caller(client.client_id, client.recipient, role, client.roles, purpose)
+
+    def identify(self, headers: Any) -> Client | None:
+        """The client a refused request came from, if its one key is valid (for the audit)."""
+        keys = headers.getlist("authorization")
+        try:
+            return self._client(keys[0]) if len(keys) == 1 else None
+        except Unauthenticated:
+            return None
 
     def _client(self, authorization: str) -> Client:
         scheme, _, key = authorization.partition(" ")

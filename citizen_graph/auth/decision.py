@@ -4,21 +4,28 @@ The walk follows what execution will follow — named and inline fragments with 
 conditions, `@skip`/`@include` with the request's variables, aliases, `_entities` — and keys
 each field by its response path without list indices. A field the role may not read is
 `forbidden`: it will resolve to null with a FORBIDDEN error at its exact path. An
-upstream-backed field of Citizen under which no readable field is selected is `hollow`: it is
-answered without calling its upstream, so only the forbidden leaves below it report errors.
+upstream-backed field (marked in the schema's field metadata) under which no readable field is
+selected is `hollow`: it is answered without calling its upstream, so only the forbidden
+leaves below it report errors.
+
+The same walk counts what the request will cost before anything runs: the citizens its root
+fields ask for (the audit's subjects) and, for each, the upstream-backed fields that will
+really be fetched. The document's shape was bounded before (schema/limits.py), so this walk
+is linear in the document's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLIncludeDirective,
     GraphQLObjectType,
     GraphQLSchema,
@@ -32,13 +39,25 @@ from graphql import (
 )
 from graphql.execution.values import (
     VariableValues,
+    get_argument_values,
     get_directive_values,
     get_variable_values,
 )
 
-from citizen_graph.auth.policy import POLICY_TYPES, Policy
+from citizen_graph.auth.policy import UPSTREAM, Policy
+from citizen_graph.records import CitizenKey
 
 PathKey = tuple[str, ...]  # response keys from the root, list indices left out
+
+
+class Asked(Protocol):
+    count: int  # keys given, well formed or not
+    subjects: tuple[CitizenKey, ...]
+
+
+class SubjectReader(Protocol):
+    def read(self, field_name: str, arguments: Mapping[str, Any]) -> Asked | None:
+        """The citizens a root field asks for; None when it asks for none."""
 
 
 @dataclass
@@ -49,11 +68,20 @@ class Decision:
     hollow: set[PathKey] = field(default_factory=set)
     allowed: set[str] = field(default_factory=set)  # coordinates selected and readable
     denied: set[str] = field(default_factory=set)
+    complete: bool = False  # False: execution refuses the operation or its variables
+    citizens: int = 0  # citizens asked for, across root fields and aliases
+    subjects: list[CitizenKey] = field(default_factory=list)  # well-formed, in order
+    cost: int = 0  # upstream-backed fields that will be fetched, summed over citizens
+    refused: bool = False  # set by the enforcement when a limit refuses the request
 
     @property
     def is_total(self) -> bool:
         """Nothing to intervene on: execution may run untouched."""
         return not self.forbidden and not self.hollow
+
+    @property
+    def subject_set(self) -> frozenset[CitizenKey]:
+        return frozenset(self.subjects)
 
 
 def decide(
@@ -63,6 +91,7 @@ def decide(
     variables: Mapping[str, Any] | None,
     policy: Policy,
     role: str,
+    subjects: SubjectReader | None = None,
 ) -> Decision:
     operation = get_operation_ast(document, operation_name)
     decision = Decision(
@@ -80,8 +109,9 @@ def decide(
     )
     if not isinstance(coerced, VariableValues):
         return decision  # execution refuses these variables before any resolver runs
-    walker = _Walker(schema, fragments, coerced)
-    walker.walk(schema.query_type, operation.selection_set, (), policy, decision)
+    walker = _Walker(schema, fragments, coerced, policy, decision, subjects)
+    walker.walk(schema.query_type, operation.selection_set, (), 0)
+    decision.complete = True
     return decision
 
 
@@ -91,20 +121,29 @@ class _Walker:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
+        policy: Policy,
+        decision: Decision,
+        subjects: SubjectReader | None,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.policy = policy
+        self.decision = decision
+        self.subjects = subjects
 
     def walk(
         self,
         parent: GraphQLObjectType,
         selection_set: SelectionSetNode,
         path: PathKey,
-        policy: Policy,
-        decision: Decision,
+        citizens: int,
     ) -> bool:
-        """Record verdicts below `path`; True when a readable field is selected here."""
+        """Record verdicts below `path`; True when a readable field is selected here.
+
+        `citizens`: how many citizens the objects at `path` stand for (cost counting).
+        """
+        decision = self.decision
         readable = False
         # Fields with the same response key are merged, as execution merges them.
         groups: dict[str, list[FieldNode]] = {}
@@ -117,20 +156,24 @@ class _Walker:
                 continue  # __typename and introspection carry no citizen data
             coordinate = f"{parent.name}.{name}"
             here = (*path, key)
-            if not policy.may_read(decision.role, parent.name, name):
+            if not self.policy.may_read(decision.role, parent.name, name):
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)
                 continue
-            named = get_named_type(parent.fields[name].type)
+            definition = parent.fields[name]
+            named = get_named_type(definition.type)
             merged = _merged(nodes)
+            upstream = _upstream(definition)
             if not is_composite_type(named) or merged is None:
                 decision.allowed.add(coordinate)
+                decision.cost += citizens if upstream else 0
                 readable = True
                 continue
+            below_citizens = self._asked(definition, node) if not path else citizens
             denied_before = len(decision.denied)
             below = any(
                 [  # a list, not a generator: every member type gets its verdicts
-                    self.walk(member, merged, here, policy, decision)
+                    self.walk(member, merged, here, below_citizens)
                     for member in self._object_types(named)
                 ]
             )
@@ -139,12 +182,25 @@ class _Walker:
             )  # e.g. __typename only
             if below:
                 decision.allowed.add(coordinate)
+                decision.cost += citizens if upstream else 0
                 readable = True
-            elif parent.name == "Citizen":
+            elif upstream:
                 decision.hollow.add(here)
-            elif parent.name in POLICY_TYPES and not nothing_denied:
+            elif parent.name in self.policy.governed and not nothing_denied:
                 decision.forbidden[here] = coordinate
         return readable
+
+    def _asked(self, definition: GraphQLField, node: FieldNode) -> int:
+        """A root field's citizens: counted, and recorded as the audit's subjects."""
+        if self.subjects is None:
+            return 0
+        arguments = get_argument_values(definition, node, self.variables)
+        asked = self.subjects.read(node.name.value, arguments)
+        if asked is None:
+            return 0
+        self.decision.citizens += asked.count
+        self.decision.subjects.extend(asked.subjects)
+        return asked.count
 
     def _object_types(self, named: Any) -> list[GraphQLObjectType]:
         if is_abstract_type(named):
@@ -186,6 +242,12 @@ class _Walker:
             return False
         include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
         return not (include is not None and include.get("if") is False)
+
+
+def _upstream(definition: GraphQLField) -> bool:
+    strawberry_field = definition.extensions.get("strawberry-definition")
+    metadata = getattr(strawberry_field, "metadata", None) or {}
+    return UPSTREAM in metadata
 
 
 def _merged(nodes: list[FieldNode]) -> SelectionSetNode | None:

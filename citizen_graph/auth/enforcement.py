@@ -1,9 +1,10 @@
 """The one place authorization is enforced: a Strawberry extension around execution.
 
 Before any resolver runs it takes the decision (`decision.decide`) and puts it on the context;
-then, field by field, a forbidden field raises FORBIDDEN instead of resolving and a hollow one
-is answered with an empty object, so no upstream is called for data the role cannot read.
-Resolvers and connectors never see roles.
+a request asking for more citizens, or more upstream work, than the limits allow is refused
+there, whole, before any resolver or upstream call. Then, field by field, a forbidden field
+raises FORBIDDEN instead of resolving and a hollow one is answered with an empty object, so
+no upstream is called for data the role cannot read. Resolvers and connectors never see roles.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from citizen_graph.auth.decision import decide
-from citizen_graph.errors import Forbidden
+from citizen_graph.auth.decision import Decision, decide
+from citizen_graph.errors import (
+    BadUserInput,
+    CitizenGraphError,
+    Forbidden,
+    QueryTooComplex,
+)
+from citizen_graph.settings import LimitSettings
 
 
 class Hollow:
@@ -32,14 +41,23 @@ class Authorize(SchemaExtension):
         execution = self.execution_context
         context: Any = execution.context
         if execution.graphql_document is not None:
-            context.decision = decide(
+            decision = decide(
                 execution.schema._schema,
                 execution.graphql_document,
                 execution.operation_name,
                 execution.variables,
                 context.policy,
                 context.caller.role,
+                context.subject_reader,
             )
+            context.decision = decision
+            refusal = _refusal(decision, context.limits)
+            if refusal is not None:
+                decision.refused = True
+                execution.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[GraphQLError(refusal.message, original_error=refusal)],
+                )
         yield
 
     def resolve(
@@ -55,6 +73,17 @@ class Authorize(SchemaExtension):
         if key in decision.hollow:
             return _hollow()  # hollow fields are Citizen's async, upstream-backed ones
         return _next(root, info, *args, **kwargs)
+
+
+def _refusal(decision: Decision, limits: LimitSettings) -> CitizenGraphError | None:
+    if decision.citizens > limits.max_keys:
+        return BadUserInput(f"At most {limits.max_keys} citizens per request.")
+    if decision.cost > limits.max_cost:
+        return QueryTooComplex(
+            f"The request would fetch {decision.cost} upstream-backed fields "
+            f"(citizens × fields); the limit is {limits.max_cost}."
+        )
+    return None
 
 
 async def _hollow() -> Hollow:

@@ -26,6 +26,7 @@ from graphql import (
     UnionTypeDefinitionNode,
     Visitor,
     get_named_type,
+    is_abstract_type,
     parse,
     print_ast,
     visit,
@@ -33,18 +34,11 @@ from graphql import (
 
 # Readable by every role: who is calling, and the opaque id of what they asked for.
 ALWAYS_READABLE = ("Citizen.id", "Viewer.*")
-# Types a policy may name (the citizen graph; Query and federation types are not data).
-POLICY_TYPES = (
-    "Citizen",
-    "Identity",
-    "TaxNotice",
-    "Address",
-    "FamilyQuotient",
-    "FamilyMember",
-    "StudentStatus",
-    "Admission",
-    "Viewer",
-)
+# Object types that carry no citizen data and are readable wherever reached: the root's
+# entry points and the federation plumbing. Introspection types (`__*`) are public too.
+PUBLIC_TYPES = frozenset({"Query", "_Service"})
+# The field metadata that marks a field backed by an upstream (schema/citizen.py).
+UPSTREAM = "citizen_graph.upstream"
 ROLE_KEYS = {"description", "purpose_required", "read"}
 ROOT_TYPES = frozenset({"Query", "_Service"})
 
@@ -62,19 +56,56 @@ class RolePolicy:
 
 
 class Policy:
-    def __init__(self, roles: Mapping[str, RolePolicy]) -> None:
+    def __init__(
+        self, roles: Mapping[str, RolePolicy], governed: Iterable[str] = ()
+    ) -> None:
         self.roles = dict(roles)
+        self.governed = frozenset(governed)  # object types the policy decides on
 
     def role(self, name: str) -> RolePolicy:
         return self.roles[name]
 
     def may_read(self, role: str, type_name: str, field_name: str) -> bool:
-        if type_name not in POLICY_TYPES:
-            return True  # Query's entry points, introspection and federation plumbing
-        return f"{type_name}.{field_name}" in self.roles[role].readable
+        """Deny by default: a type neither governed nor public is not readable."""
+        if type_name in self.governed:
+            return f"{type_name}.{field_name}" in self.roles[role].readable
+        return type_name in PUBLIC_TYPES or type_name.startswith("__")
 
     def readable_fields(self, role: str) -> tuple[str, ...]:
         return tuple(sorted(self.roles[role].readable))
+
+
+def governed_types(schema: GraphQLSchema) -> frozenset[str]:
+    """Every object type reachable from the root's fields, minus the public ones."""
+    assert schema.query_type is not None
+    found: set[str] = set()
+    pending = [schema.query_type]
+    while pending:
+        for graphql_field in pending.pop().fields.values():
+            named = get_named_type(graphql_field.type)
+            members = (
+                schema.get_possible_types(named) if is_abstract_type(named) else [named]
+            )
+            for member in members:
+                if isinstance(member, GraphQLObjectType) and member.name not in found:
+                    found.add(member.name)
+                    pending.append(member)
+    return frozenset(
+        name for name in found if name not in PUBLIC_TYPES and not name.startswith("__")
+    )
+
+
+def root_types(schema: GraphQLSchema) -> frozenset[str]:
+    """Object types a root field returns directly (reachable without any grant)."""
+    assert schema.query_type is not None
+    names: set[str] = set()
+    for graphql_field in schema.query_type.fields.values():
+        named = get_named_type(graphql_field.type)
+        members = (
+            schema.get_possible_types(named) if is_abstract_type(named) else [named]
+        )
+        names.update(m.name for m in members)
+    return frozenset(names)
 
 
 def load_policy(schema: GraphQLSchema, path: Path | None = None) -> Policy:
@@ -99,10 +130,16 @@ def build_policy(schema: GraphQLSchema, raw: Mapping[str, Any]) -> Policy:
         raise PolicyError(
             "the policy must define at least one role under [roles.<name>]"
         )
-    return Policy({name: _role(schema, name, spec) for name, spec in roles.items()})
+    governed = governed_types(schema)
+    return Policy(
+        {name: _role(schema, governed, name, spec) for name, spec in roles.items()},
+        governed,
+    )
 
 
-def _role(schema: GraphQLSchema, name: str, spec: Any) -> RolePolicy:
+def _role(
+    schema: GraphQLSchema, governed: frozenset[str], name: str, spec: Any
+) -> RolePolicy:
     if not isinstance(spec, Mapping):
         raise PolicyError(f"role {name}: must be a table")
     unknown = set(spec) - ROLE_KEYS
@@ -114,20 +151,22 @@ def _role(schema: GraphQLSchema, name: str, spec: Any) -> RolePolicy:
     purpose = spec.get("purpose_required", False)
     if not isinstance(purpose, bool):
         raise PolicyError(f"role {name}: purpose_required must be true or false")
-    readable = frozenset(_expand(schema, name, [*ALWAYS_READABLE, *read]))
-    _check_non_null(schema, name, readable)
+    always = [c for c in ALWAYS_READABLE if c.partition(".")[0] in governed]
+    readable = frozenset(_expand(schema, governed, name, [*always, *read]))
+    _check_non_null(schema, governed, name, readable)
     return RolePolicy(name, str(spec.get("description", "")), purpose, readable)
 
 
 def _expand(
-    schema: GraphQLSchema, role: str, coordinates: Iterable[str]
+    schema: GraphQLSchema,
+    governed: frozenset[str],
+    role: str,
+    coordinates: Iterable[str],
 ) -> Iterable[str]:
     for coordinate in coordinates:
         type_name, _, field_name = coordinate.partition(".")
         graphql_type = schema.type_map.get(type_name)
-        if type_name not in POLICY_TYPES or not isinstance(
-            graphql_type, GraphQLObjectType
-        ):
+        if type_name not in governed or not isinstance(graphql_type, GraphQLObjectType):
             raise PolicyError(
                 f"role {role}: unknown type {type_name!r} in {coordinate!r}"
             )
@@ -139,35 +178,44 @@ def _expand(
             raise PolicyError(f"role {role}: unknown field {coordinate!r}")
 
 
-def _check_non_null(schema: GraphQLSchema, role: str, readable: frozenset[str]) -> None:
+def _check_non_null(
+    schema: GraphQLSchema, governed: frozenset[str], role: str, readable: frozenset[str]
+) -> None:
     """A forbidden non-null field would null its parent: refuse such policies."""
-    for type_name in POLICY_TYPES:
+    for type_name in sorted(governed):
         graphql_type = schema.type_map[type_name]
         assert isinstance(graphql_type, GraphQLObjectType)
         fields = graphql_type.fields
         if not any(f"{type_name}.{f}" in readable for f in fields):
             continue
-        for field_name, field in fields.items():
+        for field_name, graphql_field in fields.items():
             coordinate = f"{type_name}.{field_name}"
-            if isinstance(field.type, GraphQLNonNull) and coordinate not in readable:
+            if (
+                isinstance(graphql_field.type, GraphQLNonNull)
+                and coordinate not in readable
+            ):
                 raise PolicyError(
                     f"role {role}: may read {type_name} but not its non-null field "
                     f"{coordinate}"
                 )
-        _check_reachable(schema, role, type_name, readable)
+        _check_reachable(schema, governed, role, type_name, readable)
 
 
 def _check_reachable(
-    schema: GraphQLSchema, role: str, type_name: str, readable: frozenset[str]
+    schema: GraphQLSchema,
+    governed: frozenset[str],
+    role: str,
+    type_name: str,
+    readable: frozenset[str],
 ) -> None:
     """A readable type no readable field leads to is a policy mistake, not a grant."""
-    if type_name in ("Citizen", "Viewer"):
+    if type_name in root_types(schema):
         return
-    for other in POLICY_TYPES:
+    for other in governed:
         graphql_type = schema.type_map[other]
         assert isinstance(graphql_type, GraphQLObjectType)
-        for field_name, field in graphql_type.fields.items():
-            target = get_named_type(field.type)
+        for field_name, graphql_field in graphql_type.fields.items():
+            target = get_named_type(graphql_field.type)
             if target.name == type_name and f"{other}.{field_name}" in readable:
                 return
     raise PolicyError(

@@ -42,7 +42,14 @@ class Connectors:
     clients: tuple[UpstreamClient, ...]
 
     def circuit_states(self) -> dict[str, str]:
+        """Each upstream's shared circuit, the one that cuts every client."""
         return {client.source: client.breaker.state for client in self.clients}
+
+    def open_client_circuits(self) -> dict[str, int]:
+        """Per upstream, how many clients have their own circuit open (or half-open)."""
+        return {
+            client.source: client.circuits.open_clients() for client in self.clients
+        }
 
 
 @asynccontextmanager
@@ -61,7 +68,8 @@ async def open_connectors(settings: Settings) -> AsyncIterator[Connectors]:
             settings,
             settings.api_particulier,
             settings.api_particulier.rate_limit_per_s,
-        )
+        ),
+        subject_error=_particulier_provider_error,
     )
     ban_client = UpstreamClient(
         _config("ban", settings, settings.ban, settings.ban.rate_limit_per_s)
@@ -97,6 +105,22 @@ def _config(
         breaker_threshold=settings.breaker.failure_threshold,
         breaker_open_s=settings.breaker.open_s,
     )
+
+
+# API Particulier's "Erreur du fournisseur" (502) for one identity: CNAF, MESRI.
+PARTICULIER_PROVIDER_ERRORS = frozenset({"23999", "25999"})
+
+
+def _particulier_provider_error(response: httpx.Response) -> bool:
+    """A 502 in API Particulier's own error envelope, naming a provider error."""
+    if response.status_code != 502:
+        return False
+    try:
+        errors = response.json()["errors"]
+        codes = {str(error["code"]) for error in errors}
+    except (ValueError, KeyError, TypeError):
+        return False
+    return bool(codes) and codes <= PARTICULIER_PROVIDER_ERRORS
 
 
 async def fetch_sandbox_credentials(sandbox_url: str) -> dict[str, dict[str, str]]:

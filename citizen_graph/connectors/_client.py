@@ -1,10 +1,11 @@
 """What every connector shares: one long-lived httpx client per upstream and the call wrapper.
 
-The wrapper applies, in order: circuit breaker, the request's deadline, the client-side rate
-limit, one budgeted retry for idempotent calls on connection errors, 502 and 503, and the one
-translation of httpx exceptions into the project's errors. It reports each call to the request
-journal (`calls.record`). It never logs or raises anything built from an httpx exception: those
-carry the upstream URL, fiscal number included.
+The wrapper applies, in order: the circuits (the calling client's and the shared one,
+`_resilience.Circuits`), the request's deadline, the client-side rate limit, one budgeted retry
+for idempotent calls on connection errors, 502 and 503 (never on an error about one person),
+and the one translation of httpx exceptions into the project's errors. It reports each call to
+the request journal (`calls.record`). It never logs or raises anything built from an httpx
+exception: those carry the upstream URL, fiscal number included.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,10 @@ import httpx
 
 from citizen_graph import calls
 from citizen_graph.connectors._resilience import (
+    Admission,
     CircuitBreaker,
+    Circuits,
+    Failure,
     RateLimitExceeded,
     RetryBudget,
     SlidingWindowLimiter,
@@ -32,6 +36,14 @@ logger = logging.getLogger("citizen_graph.upstream")
 
 RETRYABLE_STATUSES = frozenset({502, 503})
 MIN_RETRY_WINDOW_S = 0.5  # a retry with less time left than this cannot help
+
+# Tells an upstream's error about the one person asked for (a provider error for that identity)
+# from an error of the upstream itself; each connector module knows its upstream's envelope.
+SubjectError = Callable[[httpx.Response], bool]
+
+
+def _never(response: httpx.Response) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -54,18 +66,16 @@ class UpstreamClient:
         config: ClientConfig,
         auth: httpx.Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        subject_error: SubjectError = _never,
     ) -> None:
         self.config = config
         self.source = config.source
-        self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_open_s)
-        self._limiter = (
-            SlidingWindowLimiter(config.rate_limit_per_s)
-            if config.rate_limit_per_s
-            else None
-        )
+        self.circuits = Circuits(config.breaker_threshold, config.breaker_open_s)
+        # Without a configured rate the limiter still honours Retry-After (429).
+        self._limiter = SlidingWindowLimiter(config.rate_limit_per_s or None)
+        self._subject_error = subject_error
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)
-        self._exchanges = 0  # upstream exchanges finished (answered or failed)
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             auth=auth,
@@ -79,6 +89,11 @@ class UpstreamClient:
             follow_redirects=False,
             transport=transport,
         )
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The shared circuit, the one that cuts every client."""
+        return self.circuits.shared
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -105,7 +120,7 @@ class UpstreamClient:
         while True:
             attempt += 1
             response = await self._attempt(operation, request)
-            if response is not None and response.status_code not in RETRYABLE_STATUSES:
+            if response is not None and not self._retryable(response):
                 return response
             if not self._may_retry(method, attempt):
                 if response is not None:
@@ -114,6 +129,11 @@ class UpstreamClient:
                     self.source, "The upstream could not be reached."
                 )
             await asyncio.sleep(random.uniform(0.05, 0.2))
+
+    def _retryable(self, response: httpx.Response) -> bool:
+        return response.status_code in RETRYABLE_STATUSES and not self._subject_error(
+            response
+        )
 
     def _may_retry(self, method: str, attempt: int) -> bool:
         return (
@@ -127,19 +147,20 @@ class UpstreamClient:
         self, operation: str, request: httpx.Request
     ) -> httpx.Response | None:
         """One HTTP exchange; None on a connection error that may be retried."""
-        if not self.breaker.allow():
+        admission = self.circuits.admit(calls.client_id())
+        if admission is None:
             raise UpstreamUnavailable(
                 self.source, "The upstream is temporarily disabled."
             )
-        calls_before = self._exchanges
         try:
-            return await self._slotted(operation, request)
+            return await self._slotted(operation, request, admission)
         finally:
-            if self._exchanges == calls_before:  # left before reaching the upstream
-                self.breaker.abandon()
+            self.circuits.abandon(
+                admission
+            )  # no-op unless it never reached the upstream
 
     async def _slotted(
-        self, operation: str, request: httpx.Request
+        self, operation: str, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
         try:
             # One slot per pooled connection: a request counted by the rate limiter
@@ -152,12 +173,12 @@ class UpstreamClient:
                 self.source, "The upstream is saturated."
             ) from None
         try:
-            return await self._send(operation, request)
+            return await self._send(operation, request, admission)
         finally:
             self._slots.release()
 
     async def _send(
-        self, operation: str, request: httpx.Request
+        self, operation: str, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
         await self._throttle(calls.remaining_s(self.config.read_timeout_s))
         started = time.monotonic()
@@ -170,22 +191,29 @@ class UpstreamClient:
             async with asyncio.timeout(remaining):
                 response = await self._http.send(request)
         except (TimeoutError, httpx.TimeoutException):
-            self._failed(operation, started, None)
+            self._failed(operation, started, admission, Failure.CALL)
             raise UpstreamUnavailable(
                 self.source, "The upstream did not answer in time."
             ) from None
-        except httpx.HTTPError as exc:
-            self._failed(operation, started, None, type(exc).__name__)
+        except httpx.NetworkError as exc:  # refused, reset: no client can choose these
+            self._failed(
+                operation, started, admission, Failure.UPSTREAM, type(exc).__name__
+            )
+            return None
+        except (
+            httpx.HTTPError
+        ) as exc:  # e.g. a dropped answer: maybe one request's doing
+            self._failed(
+                operation, started, admission, Failure.CALL, type(exc).__name__
+            )
             return None
         except UpstreamUnavailable:  # the DGFiP token could not be obtained
-            self._failed(operation, started, None, "credentials")
+            self._failed(operation, started, admission, Failure.UPSTREAM, "credentials")
             raise
-        self._answered(operation, started, response)
+        self._answered(operation, started, response, admission)
         return response
 
     async def _throttle(self, max_wait_s: float) -> None:
-        if self._limiter is None:
-            return
         try:
             await self._limiter.acquire(max_wait_s)
         except RateLimitExceeded:
@@ -194,34 +222,49 @@ class UpstreamClient:
             ) from None
 
     def _answered(
-        self, operation: str, started: float, response: httpx.Response
+        self,
+        operation: str,
+        started: float,
+        response: httpx.Response,
+        admission: Admission,
     ) -> None:
         status = response.status_code
-        if status >= 500 or status == 429:
-            self.breaker.failure()
-        else:
-            self.breaker.success()
-        if status == 429 and self._limiter is not None:
+        if status == 429:
+            # Counts for no circuit: a 429 says the gateway's shared quota (one token or
+            # one IP for all clients) is spent, not that the upstream fails. Counted for
+            # the shared circuit it would let one busy client cut everyone for `open_s`;
+            # for one client's own, it would punish whoever was unlucky. The limiter's
+            # pause already stops every call for exactly the Retry-After.
+            self.circuits.neutral(admission)
             self._limiter.pause(_retry_after_s(response))
+        elif status >= 500:
+            kind = Failure.SUBJECT if self._subject_error(response) else Failure.CALL
+            self.circuits.failure(admission, kind)
+        else:
+            self.circuits.success(admission)
         request_id = response.headers.get(
             "x-request-id"
         ) or response.request.headers.get("x-correlation-id")
         self._journal(operation, started, status, request_id)
 
     def _failed(
-        self, operation: str, started: float, status: int | None, kind: str = "timeout"
+        self,
+        operation: str,
+        started: float,
+        admission: Admission,
+        failure: Failure,
+        kind: str = "timeout",
     ) -> None:
-        self.breaker.failure()
+        self.circuits.failure(admission, failure)
         logger.warning(
             "upstream call failed",
             extra={"source": self.source, "operation": operation, "error": kind},
         )
-        self._journal(operation, started, status, None)
+        self._journal(operation, started, None, None)
 
     def _journal(
         self, operation: str, started: float, status: int | None, request_id: str | None
     ) -> None:
-        self._exchanges += 1
         duration_ms = (time.monotonic() - started) * 1000
         calls.record(
             calls.UpstreamCall(

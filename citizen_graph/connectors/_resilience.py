@@ -1,14 +1,30 @@
-"""Client-side protections every upstream gets: circuit breaker, rate limiter, retry budget.
+"""Client-side protections every upstream gets: circuits, rate limiter, retry budget.
 
 No third-party library here on purpose: each is a few lines with asyncio, and the numbers come
 from reliability.md §3 (breaker 5 failures / 30 s, ≤ 1 retry within a 20 % budget).
+
+Circuits have two levels, so that one client cannot cut an upstream for the others:
+- each calling client has its own circuit: `threshold` failures of its calls in a row (timeouts,
+  5xx, an upstream's error about one person) open it for `open_s`; only its calls fail fast;
+- the shared circuit cuts every client, and opens only on evidence that the upstream itself
+  fails: `threshold` failures in a row (a success from anyone resets) from at least two
+  clients, each counting for at most half of them, rounded up (so one client cannot prime it),
+  or `threshold` upstream-wide failures (connection refused or reset, the gateway's credentials
+  refused), which no client can choose. An error about one person never counts there.
+- a 429 counts nowhere (see `UpstreamClient._answered`).
+Both levels half-open after `open_s` and let one probe through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+MAX_CLIENTS = 1024  # own circuits kept per upstream; the least recently used goes first
 
 
 class CircuitBreaker:
@@ -28,6 +44,11 @@ class CircuitBreaker:
         if time.monotonic() - self._opened_at >= self._open_s:
             return "half_open"
         return "open"
+
+    @property
+    def probing(self) -> bool:
+        """A probe is in flight: true right after `allow()` let the probe through."""
+        return self._probing
 
     def allow(self) -> bool:
         state = self.state
@@ -50,8 +71,127 @@ class CircuitBreaker:
     def failure(self) -> None:
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
-            self._opened_at = time.monotonic()
-            self._probing = False
+            self.trip()
+
+    def trip(self) -> None:
+        """Open now, whatever the count (the shared level decides on its own evidence)."""
+        self._failures = 0
+        self._opened_at = time.monotonic()
+        self._probing = False
+
+
+class Failure(enum.Enum):
+    """What a failed call says about the upstream."""
+
+    CALL = "call"  # a timeout, a 5xx: a client may have chosen it (a hanging identity)
+    SUBJECT = (
+        "subject"  # the upstream's well-formed error about the one person asked for
+    )
+    UPSTREAM = (
+        "upstream"  # connection refused or reset, credentials refused: nobody's choice
+    )
+
+
+@dataclass(slots=True)
+class Admission:
+    """One call let through; settled once its outcome (or its abandonment) is reported."""
+
+    client: str
+    own: CircuitBreaker
+    probes: tuple[CircuitBreaker, ...]  # the half-open circuits this call probes
+    settled: bool = False
+
+
+class Circuits:
+    """One upstream's shared circuit and one circuit per calling client (module docstring)."""
+
+    def __init__(
+        self, threshold: int, open_s: float, max_clients: int = MAX_CLIENTS
+    ) -> None:
+        self._threshold = threshold
+        self._open_s = open_s
+        self._max_clients = max_clients
+        self.shared = CircuitBreaker(threshold, open_s)
+        self._own: OrderedDict[str, CircuitBreaker] = OrderedDict()
+        # The shared level's failures in a row: by client, and how many were upstream-wide.
+        self._streak: dict[str, int] = {}
+        self._upstream_failures = 0
+        self._cap = math.ceil(
+            threshold / 2
+        )  # what one client may count for in a streak
+
+    def state_of(self, client: str) -> str:
+        breaker = self._own.get(client)
+        return "closed" if breaker is None else breaker.state
+
+    def open_clients(self) -> int:
+        """Clients whose own circuit is open or half-open."""
+        return sum(breaker.state != "closed" for breaker in self._own.values())
+
+    def admit(self, client: str) -> Admission | None:
+        """Let a call through, or None when the client's or the shared circuit is open."""
+        own = self._own_circuit(client)
+        probes: list[CircuitBreaker] = []
+        for breaker in (own, self.shared):
+            if not breaker.allow():
+                for probe in probes:
+                    probe.abandon()
+                return None
+            if breaker.probing:
+                probes.append(breaker)
+        return Admission(client, own, tuple(probes))
+
+    def success(self, admission: Admission) -> None:
+        admission.settled = True
+        admission.own.success()
+        self.shared.success()
+        self._reset_streak()
+
+    def failure(self, admission: Admission, kind: Failure) -> None:
+        admission.settled = True
+        admission.own.failure()
+        if kind is Failure.SUBJECT:  # the upstream answered: no evidence either way
+            if self.shared in admission.probes:
+                self.shared.abandon()
+        elif self.shared in admission.probes:
+            self.shared.trip()
+            self._reset_streak()
+        elif self.shared.state == "closed":
+            self._count(admission.client, kind)
+
+    def neutral(self, admission: Admission) -> None:
+        """An answer that counts for no circuit (429): free the probes it held."""
+        admission.settled = True
+        for probe in admission.probes:
+            probe.abandon()
+
+    def abandon(self, admission: Admission) -> None:
+        """The call never reached the upstream; a no-op once it was settled."""
+        if not admission.settled:
+            self.neutral(admission)
+
+    def _count(self, client: str, kind: Failure) -> None:
+        self._streak[client] = self._streak.get(client, 0) + 1
+        self._upstream_failures += kind is Failure.UPSTREAM
+        counted = sum(min(n, self._cap) for n in self._streak.values())
+        across_clients = len(self._streak) >= 2 and counted >= self._threshold
+        if across_clients or self._upstream_failures >= self._threshold:
+            self.shared.trip()
+            self._reset_streak()
+
+    def _reset_streak(self) -> None:
+        self._streak.clear()
+        self._upstream_failures = 0
+
+    def _own_circuit(self, client: str) -> CircuitBreaker:
+        breaker = self._own.get(client)
+        if breaker is None:
+            breaker = self._own[client] = CircuitBreaker(self._threshold, self._open_s)
+            if len(self._own) > self._max_clients:
+                self._own.popitem(last=False)
+        else:
+            self._own.move_to_end(client)
+        return breaker
 
 
 class RateLimitExceeded(Exception):
@@ -63,9 +203,12 @@ class SlidingWindowLimiter:
 
     A token bucket would allow a burst of `max_calls` on top of the refill and break an
     upstream that counts a rolling window, so the limiter keeps the send times instead.
+    `max_calls=None` only honours Retry-After pauses.
     """
 
-    def __init__(self, max_calls: int, window_s: float = 1.0, margin_s: float = 0.1):
+    def __init__(
+        self, max_calls: int | None, window_s: float = 1.0, margin_s: float = 0.1
+    ) -> None:
         self._max_calls = max_calls
         self._span = window_s + margin_s
         self._sent: deque[float] = deque()
@@ -84,13 +227,15 @@ class SlidingWindowLimiter:
             if wait > 0:
                 await asyncio.sleep(wait)
             now = time.monotonic()
+            if self._max_calls is None:
+                return
             while self._sent and self._sent[0] <= now - self._span:
                 self._sent.popleft()
             self._sent.append(now)
 
     def _wait_s(self, now: float) -> float:
         wait = self._paused_until - now
-        if len(self._sent) >= self._max_calls:
+        if self._max_calls is not None and len(self._sent) >= self._max_calls:
             wait = max(wait, self._sent[-self._max_calls] + self._span - now)
         return max(wait, 0.0)
 

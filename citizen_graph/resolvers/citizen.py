@@ -13,7 +13,12 @@ from typing import Protocol
 import strawberry
 
 from citizen_graph.context import Info
-from citizen_graph.errors import BadUserInput, MissingKey, NotFound
+from citizen_graph.errors import (
+    BadUserInput,
+    MissingKey,
+    NotFound,
+    UpstreamUnavailable,
+)
 from citizen_graph.records import CitizenKey, PivotIdentity, TaxHistory
 from citizen_graph.schema.address import Address
 from citizen_graph.schema.family import FamilyQuotient
@@ -58,7 +63,10 @@ async def address(root: HasKey, info: Info) -> Address | None:
     tax_address = history.latest.address
     if tax_address is None:
         return None
-    geocoded = await info.context.loaders.geocode.load(tax_address.label)
+    try:
+        geocoded = await info.context.loaders.geocode.load(tax_address.label)
+    except UpstreamUnavailable as error:  # DGFiP's address still stands
+        return Address.without_geocoding(tax_address, error)
     return Address.from_records(tax_address, geocoded)
 
 

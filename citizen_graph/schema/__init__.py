@@ -7,13 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -22,8 +16,9 @@ from strawberry.types.info import Info
 from citizen_graph.auth.enforcement import Authorize
 from citizen_graph.errors import BadUserInput
 from citizen_graph.schema.citizen import Citizen
-from citizen_graph.schema.limits import MaxDirectivesLimiter
+from citizen_graph.schema.limits import DocumentLimits
 from citizen_graph.schema.query import Query
+from citizen_graph.schema.scalars import SCALAR_OVERRIDES
 from citizen_graph.settings import LimitSettings
 
 logger = logging.getLogger("citizen_graph.graphql")
@@ -80,15 +75,14 @@ def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
         Authorize,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        lambda: ValidationCache(maxsize=256),
-        # After the validation cache, which would otherwise replace its single error.
-        lambda: MaxDirectivesLimiter(max_directive_count=limits.max_directives),
+        # Measures the shape (fragments summarised once), then validates with a cache
+        # that hits: no validator class is built per request.
+        lambda: DocumentLimits(limits),
     ]
     return CitizenSchema(
         query=Query,
         types=[Citizen],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
+        scalar_overrides=SCALAR_OVERRIDES,
     )

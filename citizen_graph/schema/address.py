@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import strawberry
 
+from citizen_graph.errors import UpstreamError
 from citizen_graph.records import GeocodedAddress, TaxAddress
+
+# The fields only the BAN gives (postcode and city also come from the tax address).
+GEOCODED_FIELDS = (
+    "house_number",
+    "street",
+    "city_code",
+    "latitude",
+    "longitude",
+    "match_score",
+    "ban_id",
+)
 
 
 @strawberry.type(description="The tax address at 1 January, geocoded by the BAN.")
 class Address:
     label: str = strawberry.field(
-        description="Normalised label from the BAN; the upstream's own spelling when "
-        "the BAN finds no match (then every geocoding field is null)."
+        description="Normalised label from the BAN; DGFiP's own spelling (sourceLabel) "
+        "when the BAN finds no match (then every geocoding field is null) or cannot "
+        "answer (then each geocoding field is null with an UPSTREAM_UNAVAILABLE error)."
     )
     house_number: str | None
     street: str | None
@@ -55,3 +71,11 @@ class Address:
             ban_id=geocoded.ban_id,
             source_label=tax.label,
         )
+
+    @classmethod
+    def without_geocoding(cls, tax: TaxAddress, error: UpstreamError) -> Address:
+        """DGFiP's address while the BAN cannot answer: each geocoded field holds `error`,
+        which graphql-core raises at that field's path when (and only when) it is
+        selected, so no field needs a resolver of its own."""
+        failed: dict[str, Any] = dict.fromkeys(GEOCODED_FIELDS, error)
+        return dataclasses.replace(cls.from_records(tax, None), **failed)

@@ -1,40 +1,255 @@
-"""A limit Strawberry does not ship: directives per operation (directive overloading).
+"""Limits on a document's shape, counted in one linear pass before graphql-core validates it.
 
-graphql-core reports one error per unknown directive, so `__typename @aa @aa …` multiplies the
-work and the errors; above the cap the operation is refused with a single error before any
-validation (Strawberry skips its own validation once pre-execution errors are set).
+Each named fragment is summarised once and its summary reused wherever it is spread, so a
+document whose fragments spread the next one twice costs one visit per fragment, not 2^depth.
+The pass measures the operation as execution would expand it — depth (introspection
+included), fields, aliases, occurrences of one response key in one selection set (what makes
+validation quadratic) — and counts directives as written. The first limit exceeded refuses
+the document with one error, and validation (cached, Strawberry's `ValidationCache`) never
+runs on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-from graphql import DirectiveNode, GraphQLError, Visitor, visit
-from strawberry.extensions import SchemaExtension
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from strawberry.extensions import ValidationCache
+
+from citizen_graph.errors import BadUserInput, CitizenGraphError, QueryTooComplex
+from citizen_graph.settings import LimitSettings
 
 
-class MaxDirectivesLimiter(SchemaExtension):
-    def __init__(self, max_directive_count: int) -> None:
-        self.max_directive_count = max_directive_count
+@dataclass
+class Summary:
+    """A selection set as execution would expand it (fragments included)."""
+
+    levels: int = 0  # fields on the longest path down
+    fields: int = 0  # field selections after expansion
+    aliases: int = 0  # aliased selections after expansion
+    keys: Counter[str] = field(default_factory=Counter)  # response keys at this level
+
+
+@dataclass
+class Shape:
+    """What the pass found, and how much work it did (for the tests that count it)."""
+
+    depth: int = 0
+    fields: int = 0
+    aliases: int = 0
+    directives: int = 0
+    fragments_expanded: int = 0
+    refusal: CitizenGraphError | None = None  # the first limit exceeded
+
+
+class _Refused(Exception):
+    def __init__(self, error: CitizenGraphError) -> None:
+        self.error = error
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    limits: LimitSettings,
+) -> Shape:
+    """The document's shape, with the first limit it exceeds, if any."""
+    measuring = _Pass(schema, document, limits)
+    try:
+        measuring.run(operation_name)
+    except _Refused as refused:
+        measuring.shape.refusal = refused.error
+    return measuring.shape
+
+
+class _Pass:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, limits: LimitSettings
+    ) -> None:
+        self.limits = limits
+        self.known_directives = {d.name for d in schema.directives}
+        self.document = document
+        self.fragments: Mapping[str, FragmentDefinitionNode] = {
+            d.name.value: d
+            for d in document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        self.summaries: dict[str, Summary | None] = {}  # None: being summarised
+        self.shape = Shape()
+        self.nesting = 0  # fields above the selection set being read
+
+    def run(self, operation_name: str | None) -> None:
+        operations = [
+            d
+            for d in self.document.definitions
+            if isinstance(d, OperationDefinitionNode)
+        ]
+        if operation_name is None and len(operations) > 1:
+            raise _Refused(
+                BadUserInput(
+                    "The document holds several operations: choose one with "
+                    "operationName."
+                )
+            )
+        self._count_directives()
+        for fragment in self.fragments.values():  # unused ones are validated too
+            self._fragment(fragment.name.value)
+        for operation in operations:
+            summary = self._selection_set(operation.selection_set)
+            self._check(summary)
+
+    def _check(self, summary: Summary) -> None:
+        limits = self.limits
+        depth = max(
+            summary.levels - 1, 0
+        )  # a root leaf is depth 0, as Strawberry counts
+        self.shape.depth = max(self.shape.depth, depth)
+        self.shape.fields = max(self.shape.fields, summary.fields)
+        self.shape.aliases = max(self.shape.aliases, summary.aliases)
+        if depth > limits.max_depth:
+            self._refuse(
+                f"The operation exceeds the maximum depth of {limits.max_depth}."
+            )
+        if summary.fields > limits.max_fields:
+            self._refuse(
+                f"The operation selects more than {limits.max_fields} fields once its "
+                "fragments are expanded."
+            )
+        if summary.aliases > limits.max_aliases:
+            self._refuse(f"The operation uses more than {limits.max_aliases} aliases.")
+
+    def _selection_set(self, selection_set: SelectionSetNode) -> Summary:
+        summary = Summary()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                self._field(selection, summary)
+            elif isinstance(selection, InlineFragmentNode):
+                self._add(summary, self._selection_set(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                spread = self._fragment(selection.name.value)
+                if spread is not None:
+                    self._add(summary, spread)
+        duplicated = [n for n in summary.keys.values() if n > self.limits.max_repeats]
+        if duplicated:
+            self._refuse(
+                f"A selection set repeats one field more than {self.limits.max_repeats} "
+                "times once its fragments are expanded."
+            )
+        return summary
+
+    def _field(self, node: FieldNode, summary: Summary) -> None:
+        below = None
+        if node.selection_set:
+            self.nesting += 1  # refuse on the way down: no deep recursion either
+            if self.nesting > self.limits.max_depth + 1:
+                self._refuse(
+                    f"The operation exceeds the maximum depth of {self.limits.max_depth}."
+                )
+            below = self._selection_set(node.selection_set)
+            self.nesting -= 1
+        summary.levels = max(summary.levels, 1 + (below.levels if below else 0))
+        summary.fields += 1 + (below.fields if below else 0)
+        summary.aliases += (1 if node.alias else 0) + (below.aliases if below else 0)
+        summary.keys[(node.alias or node.name).value] += 1
+
+    def _fragment(self, name: str) -> Summary | None:
+        if name in self.summaries:
+            summary = self.summaries[name]
+            if summary is None:
+                raise _Refused(BadUserInput("Fragments must not form a cycle."))
+            return summary
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            return None  # validation reports the unknown fragment
+        self.summaries[name] = None
+        self.shape.fragments_expanded += 1
+        summary = self._selection_set(fragment.selection_set)
+        self.summaries[name] = summary
+        return summary
+
+    def _add(self, summary: Summary, other: Summary) -> None:
+        summary.levels = max(summary.levels, other.levels)
+        summary.fields += other.fields
+        summary.aliases += other.aliases
+        summary.keys.update(other.keys)
+        if summary.fields > self.limits.max_fields:  # stop before the numbers explode
+            self._refuse(
+                f"The operation selects more than {self.limits.max_fields} fields once "
+                "its fragments are expanded."
+            )
+
+    def _count_directives(self) -> None:
+        """Directives as written: graphql-core reports one error per directive node."""
+        limits = self.limits
+        for directives in _directive_lists(self.document):
+            self.shape.directives += len(directives)
+            names = [d.name.value for d in directives]
+            if len(names) > limits.max_directives_per_field:
+                self._refuse(
+                    f"A selection carries more than {limits.max_directives_per_field} "
+                    "directives."
+                )
+            if len(set(names)) < len(names) or not self.known_directives >= set(names):
+                raise _Refused(
+                    BadUserInput("A directive is unknown or repeated on one selection.")
+                )
+        if self.shape.directives > limits.max_directives:
+            self._refuse(
+                f"The operation exceeds maximum directives of {limits.max_directives}."
+            )
+
+    def _refuse(self, message: str) -> None:
+        raise _Refused(QueryTooComplex(message))
+
+
+def _directive_lists(document: DocumentNode) -> Iterator[tuple[DirectiveNode, ...]]:
+    """The directive list of every node that has one (iteratively: no recursion limit)."""
+    stack: list[object] = list(document.definitions)
+    while stack:
+        node = stack.pop()
+        directives = getattr(node, "directives", None)
+        if directives:
+            yield tuple(directives)
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+        stack.extend(getattr(node, "variable_definitions", None) or ())
+
+
+class DocumentLimits(ValidationCache):
+    """Measure the document first; validate (cached) only what fits the limits."""
+
+    def __init__(self, limits: LimitSettings) -> None:
+        super().__init__(maxsize=256)
+        self.limits = limits
 
     def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        if document is not None and _count(document) > self.max_directive_count:
-            self.execution_context.pre_execution_errors = [
-                GraphQLError(
-                    f"The operation exceeds maximum directives of {self.max_directive_count}."
-                )
-            ]
-        yield
-
-
-def _count(document: object) -> int:
-    found = 0
-
-    class Count(Visitor):
-        def enter_directive(self, node: DirectiveNode, *args: object) -> None:
-            nonlocal found
-            found += 1
-
-    visit(document, Count())  # type: ignore[arg-type]
-    return found
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is not None:
+            # `operation_name` falls back to the first operation; the name the client
+            # gave (or not) is what decides whether the document is ambiguous.
+            given = getattr(execution, "_provided_operation_name", None)
+            refusal = measure(
+                execution.schema._schema, document, given, self.limits
+            ).refusal
+            if refusal is not None:
+                execution.pre_execution_errors = [
+                    GraphQLError(refusal.message, original_error=refusal)
+                ]
+                yield
+                return
+        yield from super().on_validate()

@@ -32,7 +32,6 @@ class Query:
         fiscal_number: str | None = None,
         identity: PivotIdentityInput | None = None,
     ) -> Citizen | None:
-        info.context.ask_for(1)
         return Citizen.asked(info, citizen_key(fiscal_number, identity))
 
     @strawberry.field(
@@ -40,7 +39,6 @@ class Query:
         "a bad key gives null at its position with a BAD_USER_INPUT error."
     )
     def citizens(self, info: Info, keys: list[CitizenKeyInput]) -> list[Citizen | None]:
-        info.context.ask_for(len(keys))  # aliases of `citizens` share the budget
         # Awaitable items let one bad key fail alone, at its own path.
         items: list[Awaitable[Citizen]] = [_citizen(info, key) for key in keys]
         return items  # type: ignore[return-value]

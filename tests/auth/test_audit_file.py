@@ -1,48 +1,344 @@
-"""The audit file itself: chain across restarts and rotations, retention, verification."""
+"""The audit file itself: a keyed chain across restarts and rotations, seals, retention, and
+`verify` against each way of tampering with it; refusal records."""
 
+import datetime
+import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from citizen_graph.auth.audit import GENESIS, AuditConfig, AuditLog, verify
+import pytest
+
+from citizen_graph.auth.audit import (
+    GENESIS,
+    AuditConfig,
+    AuditLog,
+    AuditTampered,
+    ChainKey,
+    SubjectHasher,
+    refusal_record,
+    rotated_files,
+    seal_path,
+    verify,
+    verify_files,
+)
+from citizen_graph.records import CitizenKey, PivotIdentity
+
+CHAIN = "chain-secret"
+
+
+def config(path: Path, **values: int) -> AuditConfig:
+    return AuditConfig(path, "subject-secret", CHAIN, **values)
 
 
 def lines_of(path: Path) -> list[str]:
     return path.read_text().splitlines()
 
 
+def write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def sealed_log(tmp_path: Path, records: int = 4) -> Path:
+    """A file of `records` records closed by a shutdown seal."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path))
+    for n in range(records):
+        log.write({"request_id": str(n)})
+    log.close()
+    return path
+
+
+def relinked(lines: list[str], start: int, mac: Callable[[str], str]) -> list[str]:
+    """The lines with every `prev` from line `start` (0-based) onward recomputed by `mac`:
+    what someone re-hashing the chain after an edit would write."""
+    out = lines[:start]
+    for line in lines[start:]:
+        record = json.loads(line)
+        if out:
+            record["prev"] = mac(out[-1])
+        out.append(json.dumps(record, separators=(",", ":")))
+    return out
+
+
+def problems(path: Path, *, partial: bool = False) -> list[str]:
+    return [str(b) for b in verify_files([path], CHAIN, partial=partial).breaks]
+
+
 def test_the_chain_starts_from_genesis_and_links_every_record(tmp_path: Path) -> None:
-    log = AuditLog(AuditConfig(tmp_path / "audit.jsonl", "secret"))
+    log = AuditLog(config(tmp_path / "audit.jsonl"))
     for n in range(3):
         log.write({"request_id": str(n)})
     lines = lines_of(tmp_path / "audit.jsonl")
     assert json.loads(lines[0])["prev"] == GENESIS
-    assert verify(lines, first_prev=GENESIS) == []
+    assert verify(lines, CHAIN).breaks == []
+
+
+def test_each_prev_is_the_hmac_of_the_previous_line_under_the_chain_secret(
+    tmp_path: Path,
+) -> None:
+    log = AuditLog(config(tmp_path / "audit.jsonl"))
+    log.write({"request_id": "a"})
+    log.write({"request_id": "b"})
+    first, second = lines_of(tmp_path / "audit.jsonl")
+    assert json.loads(second)["prev"] == ChainKey(CHAIN).line(first)
+    assert json.loads(second)["prev"] != hashlib.sha256(first.encode()).hexdigest()
 
 
 def test_a_restarted_writer_continues_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    AuditLog(AuditConfig(path, "secret")).write({"request_id": "before"})
-    AuditLog(AuditConfig(path, "secret")).write({"request_id": "after"})
-    assert verify(lines_of(path), first_prev=GENESIS) == []
+    AuditLog(config(path)).write({"request_id": "before"})
+    AuditLog(config(path)).write({"request_id": "after"})
+    assert verify(lines_of(path), CHAIN).breaks == []
 
 
 def test_rotation_keeps_the_chain_and_purges_files_past_retention(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(AuditConfig(path, "secret", rotate_bytes=200, retention_days=30))
+    log = AuditLog(config(path, rotate_bytes=200, retention_days=30))
     for n in range(6):
         log.write({"request_id": str(n), "padding": "x" * 80})
-    rotated = sorted(tmp_path.glob("audit.jsonl.*"))
+    rotated = rotated_files(path)
     assert rotated
-    chain = [line for f in [*rotated, path] for line in lines_of(f)]
-    assert len(chain) == 6
-    assert verify(chain, first_prev=GENESIS) == []
+    assert verify_files([*rotated, path], CHAIN).breaks == []
     old = rotated[0]
     past = time.time() - 31 * 86_400
     os.utime(old, (past, past))
     for n in range(4):
         log.write({"request_id": f"later-{n}", "padding": "x" * 80})
     assert not old.exists()
+    assert seal_path(path).exists()  # the seal file is not a rotated file
+
+
+def test_rotation_writes_a_seal_as_the_rotated_files_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path, rotate_bytes=200))
+    for n in range(3):
+        log.write({"request_id": str(n), "padding": "x" * 80})
+    [rotated] = rotated_files(path)
+    *records, last = lines_of(rotated)
+    seal = json.loads(last)["seal"]
+    assert seal["reason"] == "rotation"
+    assert seal["records"] == len(records) == 2
+    assert seal["last"] == ChainKey(CHAIN).line(records[-1])
+    assert datetime.datetime.fromisoformat(seal["time"])
+
+
+def test_close_writes_a_shutdown_seal_and_the_seal_file(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=3)
+    lines = lines_of(path)
+    seal = json.loads(lines[-1])["seal"]
+    assert (seal["reason"], seal["records"]) == ("shutdown", 3)
+    side = json.loads(seal_path(path).read_text())
+    assert side["lines"] == 4
+    assert side["last"] == ChainKey(CHAIN).line(lines[-1])
+    assert not list(tmp_path.glob("*.tmp"))  # written aside, then moved in place
+
+
+def test_close_with_nothing_new_to_seal_writes_nothing(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=2)
+    before = path.read_text()
+    AuditLog(config(path)).close()
+    assert path.read_text() == before
+    AuditLog(config(tmp_path / "never.jsonl")).close()
+    assert not (tmp_path / "never.jsonl").exists()
+
+
+def test_the_chain_continues_across_rotation_and_restart(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path, rotate_bytes=200))
+    for n in range(4):
+        log.write({"request_id": str(n), "padding": "x" * 80})
+    log.close()
+    restarted = AuditLog(config(path, rotate_bytes=200))
+    for n in range(4):
+        restarted.write({"request_id": f"after-{n}", "padding": "x" * 80})
+    restarted.close()
+    files = [*rotated_files(path), path]
+    assert len(files) >= 3
+    report = verify_files(files, CHAIN)
+    assert (report.breaks, report.unsealed) == ([], 0)
+
+
+def test_records_after_the_last_seal_are_reported_but_do_not_fail(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path, records=2)
+    crashed = AuditLog(config(path))  # restarted, then killed before its shutdown seal
+    crashed.write({"request_id": "a"})
+    crashed.write({"request_id": "b"})
+    report = verify_files([path], CHAIN)
+    assert report.breaks == []
+    assert report.note == (
+        "2 records after the last seal "
+        "(not sealed: the gateway is running or did not stop cleanly)"
+    )
+
+
+def test_verify_names_an_altered_line(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path)
+    lines = lines_of(path)
+    lines[1] = lines[1].replace('"request_id":"1"', '"request_id":"9"')
+    write_lines(path, lines)
+    assert problems(path)[0].startswith(f"{path}: record 3: previous-line MAC")
+
+
+def test_verify_names_a_removed_line(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path)
+    lines = lines_of(path)
+    write_lines(path, lines[:1] + lines[2:])
+    assert problems(path)[0].startswith(f"{path}: record 2: previous-line MAC")
+
+
+def test_verify_sees_the_oldest_record_removed_unless_partial(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path))
+    for n in range(3):
+        log.write({"request_id": str(n)})
+    write_lines(path, lines_of(path)[1:])
+    assert "does not start from GENESIS" in problems(path)[0]
+    assert problems(path, partial=True) == []
+
+
+def test_verify_sees_a_truncated_tail(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=4)
+    write_lines(path, lines_of(path)[:3])
+    [problem] = problems(path)
+    assert problem == (
+        f"{path}: record 4: the tail was removed: the file ends at line 3, "
+        "its seal file says 5 lines"
+    )
+
+
+def test_verify_sees_a_tail_truncated_back_to_an_earlier_seal(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=2)
+    earlier = lines_of(path)
+    again = AuditLog(config(path))
+    again.write({"request_id": "later"})
+    again.close()
+    write_lines(path, earlier)  # a clean-looking file, ending with a real seal
+    [problem] = problems(path)
+    assert "the tail was removed: the file ends at line 3" in problem
+
+
+def test_verify_sees_a_chain_rehashed_with_plain_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path))
+    for n in range(4):
+        log.write({"request_id": str(n)})
+    lines = lines_of(path)
+    lines[1] = lines[1].replace('"request_id":"1"', '"request_id":"9"')
+    write_lines(
+        path, relinked(lines, 1, lambda t: hashlib.sha256(t.encode()).hexdigest())
+    )
+    found = problems(path)
+    assert found[0] == (
+        f"{path}: record 2: linked by plain SHA-256, not by the chain key: "
+        "the chain was re-hashed"
+    )
+
+
+def test_verify_sees_a_chain_rehashed_with_a_wrong_key(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path)
+    lines = lines_of(path)
+    lines[1] = lines[1].replace('"request_id":"1"', '"request_id":"9"')
+    write_lines(path, relinked(lines, 1, ChainKey("a guessed key").line))
+    found = problems(path)
+    assert found[0].startswith(f"{path}: record 2: previous-line MAC does not match")
+    assert found[-1] == (
+        f"{path}: record 5: does not match the seal file: the tail was rewritten"
+    )
+
+
+def test_verify_sees_a_forged_seal_file(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=4)
+    lines = lines_of(path)
+    write_lines(path, lines[:3])
+    side = json.loads(seal_path(path).read_text())
+    side |= {
+        "lines": 3,
+        "last": ChainKey(CHAIN).line(lines[2]),
+    }  # its MAC left as it was
+    seal_path(path).write_text(json.dumps(side))
+    assert problems(path) == [
+        f"{seal_path(path)}: the seal file is not signed by the chain key: forged"
+    ]
+
+
+def test_verify_sees_an_edited_seal_line(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path, records=2)
+    AuditLog(config(path)).write({"request_id": "after a restart"})
+    lines = lines_of(path)
+    lines[2] = lines[2].replace('"records":2', '"records":1')
+    write_lines(path, lines)
+    assert problems(path) == [
+        f"{path}: record 3: the seal counts 1 records, the file has 2 before it",
+        f"{path}: record 4: previous-line MAC does not match: the line before was "
+        "altered or removed, or the chain was written with another key",
+        f"{path}: record 3: does not match the seal file: the tail was rewritten",
+    ]
+
+
+def test_verify_sees_a_seal_line_forged_over_an_unsealed_tail(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path))  # still running: nothing sealed yet
+    for n in range(3):
+        log.write({"request_id": str(n)})
+    lines = lines_of(path)
+    known = json.loads(lines[2])["prev"]  # the MAC of line 2, readable in line 3
+    seal = {"records": 2, "last": known, "reason": "shutdown"}
+    forged = json.dumps({"seal": seal, "prev": known}, separators=(",", ":"))
+    write_lines(path, [*lines[:2], forged])  # the last record dropped, "sealed"
+    assert problems(path) == [
+        f"{seal_path(path)}: the file was sealed but its seal file is missing: "
+        "it was removed"
+    ]
+
+
+def test_verify_sees_a_removed_seal_file(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path)
+    seal_path(path).unlink()
+    assert problems(path) == [
+        f"{seal_path(path)}: the file was sealed but its seal file is missing: "
+        "it was removed"
+    ]
+
+
+def test_a_writer_will_not_extend_a_file_that_no_longer_matches_its_seal(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path, records=3)
+    write_lines(path, lines_of(path)[:2])
+    with pytest.raises(AuditTampered, match=r"does not match audit\.jsonl\.seal"):
+        AuditLog(config(path))
+
+
+def test_a_refusal_record_holds_no_query_variables_identifier_or_key() -> None:
+    alice = PivotIdentity("FICTIF", ("ALICE",), datetime.date(1984, 3, 14), "F")
+    record = refusal_record(
+        request_id="req-1",
+        client_id="demo-client-family-portal",
+        recipient="21350238800019",
+        role="family_portal",
+        purpose=None,  # refused: it carried an identifier
+        purpose_given=True,
+        operation="Dossier3000000000011",
+        code="BAD_USER_INPUT",
+        http_status=400,
+        subjects=[CitizenKey("3000000000011", alice)],
+        hasher=SubjectHasher("subject-secret"),
+        duration_ms=1.5,
+    )
+    assert record["outcome"] == "refused"
+    assert record["refusal"] == {"code": "BAD_USER_INPUT", "status": 400}
+    assert (record["purpose"], record["purpose_given"]) == (None, True)
+    assert record["operation"] is None
+    assert set(record["citizens"][0]) == {"fiscal_number", "identity"}
+    assert record["fields_permitted"] == record["fields_denied"] == []
+    assert record["upstream_calls"] == []
+    text = json.dumps(record)
+    for absent in ("3000000000011", "FICTIF", "1984", "query", "variables", "Bearer"):
+        assert absent not in text

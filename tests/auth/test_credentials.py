@@ -13,7 +13,7 @@ from citizen_graph.auth.credentials import (
     key_hash,
     load_clients,
 )
-from citizen_graph.errors import ForbiddenRole, Unauthenticated
+from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings, SettingsError
 from tests.conftest import ALICE
@@ -63,7 +63,12 @@ def test_unknown_keys_and_roles_are_refused(tmp_path: Path) -> None:
         (CLIENTS.replace("21350238800019", "2135"), "recipient"),
         (CLIENTS.replace('["family_portal", "address_check"]', "[]"), "roles"),
         (CLIENTS + CLIENTS, "listed twice"),
-        ('[[clients]]\nid = "x"\n', "needs exactly"),
+        ('[[clients]]\nid = "x"\n', "needs id, key_sha256, recipient and roles"),
+        (CLIENTS + 'scopes = ["all"]\n', "unknown key 'scopes'"),
+        (CLIENTS + "purposes = []\n", "purposes must be a non-empty list"),
+        (CLIENTS + 'purposes = ["  "]\n', "purposes must be a non-empty list"),
+        (CLIENTS + f'purposes = ["{"x" * 201}"]\n', "over 200 characters"),
+        (CLIENTS + 'purposes = ["Dossier 3000000000011"]\n', "personal identifier"),
     ],
 )
 def test_invalid_clients_files_name_the_problem(
@@ -71,6 +76,121 @@ def test_invalid_clients_files_name_the_problem(
 ) -> None:
     with pytest.raises(ClientsError, match=message):
         load_clients(write(tmp_path, text))
+
+
+def headers(*pairs: tuple[str, str]) -> Headers:
+    """Headers as they arrive: UTF-8 bytes, read by Starlette as latin-1."""
+    return Headers(raw=[(k.encode(), v.encode()) for k, v in pairs])
+
+
+def caller_of(tmp_path: Path, *pairs: tuple[str, str], clients: str = CLIENTS) -> str:
+    credentials = Credentials(load_clients(write(tmp_path, clients)))
+    caller = credentials.authenticate(
+        headers(("authorization", f"Bearer {KEY}"), *pairs)
+    )
+    return f"{caller.role}|{caller.purpose}"
+
+
+def test_two_authorization_headers_are_refused(tmp_path: Path) -> None:
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    twice = headers(("authorization", f"Bearer {KEY}"), ("authorization", "Bearer x"))
+    with pytest.raises(BadUserInput, match="Send one Authorization header") as error:
+        credentials.authenticate(twice)
+    assert error.value.http_status == 400
+
+
+@pytest.mark.parametrize("role", ["", "   "])
+def test_an_empty_x_role_is_refused_rather_than_defaulted(
+    tmp_path: Path, role: str
+) -> None:
+    with pytest.raises(BadUserInput, match="X-Role"):
+        caller_of(tmp_path, ("x-role", role))
+
+
+def test_a_missing_x_role_takes_the_default_role(tmp_path: Path) -> None:
+    assert caller_of(tmp_path) == "family_portal|None"
+
+
+@pytest.mark.parametrize(
+    "purpose",
+    [
+        "Dossier de ALICE FICTIF 3000000000011 née 1984-03-14",
+        "3000000000011",
+        "Dossier 30 00 00 00 00 011",
+        "Dossier 30.00.00.00.00.011",
+        "Dossier 3000-0000-00011",
+        "Appel au 06 12 34 56 78",
+        "Née le 1984-03-14",
+        "Née le 14/03/1984",
+        "Née le 14-03-1984",
+        "Née le 14.03.1984",
+        "Née le 14 mars 1984",
+        "Né le 1er août 1984",
+        "NÉE LE 3 DÉCEMBRE 1984",
+    ],
+)
+def test_a_purpose_carrying_a_personal_identifier_is_refused_without_echo(
+    tmp_path: Path, purpose: str
+) -> None:
+    with pytest.raises(
+        BadUserInput, match="must not carry a personal identifier"
+    ) as error:
+        caller_of(tmp_path, ("x-purpose", purpose))
+    assert error.value.http_status == 400
+    assert "3000" not in error.value.message
+    assert "1984" not in error.value.message
+
+
+@pytest.mark.parametrize(
+    "purpose",
+    [
+        "Tarification cantine 2026",
+        "Aide sociale 2025-2026",
+        "Aide sociale 2025 - 2026",
+        "Dossier CCAS n° 42",
+        "Bourse 2026, échelon 3, dossier 1234567",
+        "Rentrée de mars 2026",
+    ],
+)
+def test_ordinary_purposes_stay_valid(tmp_path: Path, purpose: str) -> None:
+    assert caller_of(tmp_path, ("x-purpose", purpose)) == f"family_portal|{purpose}"
+
+
+DECLARED = (
+    CLIENTS
+    + 'purposes = ["Tarification cantine 2026", "Inscription centre de loisirs"]\n'
+)
+
+
+def test_a_client_with_declared_purposes_may_use_them(tmp_path: Path) -> None:
+    sent = ("x-purpose", "  Tarification cantine 2026 ")
+    assert caller_of(tmp_path, sent, clients=DECLARED).endswith(
+        "|Tarification cantine 2026"
+    )
+
+
+def test_a_client_with_declared_purposes_may_use_no_other(tmp_path: Path) -> None:
+    with pytest.raises(BadUserInput, match="not one of this client's declared"):
+        caller_of(tmp_path, ("x-purpose", "Tarification cantine"), clients=DECLARED)
+
+
+def test_demo_clients_may_give_any_ordinary_purpose() -> None:
+    from citizen_graph.auth.credentials import DEMO_CLIENTS
+
+    credentials = Credentials(DEMO_CLIENTS)
+    caller = credentials.authenticate(
+        headers(("authorization", "Bearer demo-family-portal"), ("x-purpose", "Test"))
+    )
+    assert caller.purpose == "Test"
+
+
+def test_identify_names_the_client_of_a_refused_request(tmp_path: Path) -> None:
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    refused = headers(("authorization", f"Bearer {KEY}"), ("x-role", ""))
+    client = credentials.identify(refused)
+    assert client is not None
+    assert client.client_id == "mairie-exemple-cantine"
+    assert credentials.identify(headers(("authorization", "Bearer nope"))) is None
 
 
 def test_a_client_with_a_role_the_policy_lacks_stops_the_start(
@@ -113,7 +233,12 @@ def test_a_configured_gateway_accepts_its_clients_keys_and_never_the_demo_keys(
     settings = (
         Settings()
         .replace("auth", clients_file=str(write(tmp_path, CLIENTS)))
-        .replace("audit", file=str(tmp_path / "audit.jsonl"), secret=Secret("audit"))
+        .replace(
+            "audit",
+            file=str(tmp_path / "audit.jsonl"),
+            secret=Secret("audit"),
+            chain_secret=Secret("chain"),
+        )
         .replace("server", id_secret=Secret("ids"))
         .replace(
             "dgfip",

@@ -3,8 +3,16 @@
 from pathlib import Path
 
 import pytest
+import strawberry
+from graphql import GraphQLObjectType
 
-from citizen_graph.auth.policy import PolicyError, build_policy, load_policy
+from citizen_graph.auth.policy import (
+    PUBLIC_TYPES,
+    PolicyError,
+    build_policy,
+    governed_types,
+    load_policy,
+)
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
 
@@ -78,3 +86,39 @@ def test_policy_check_accepts_the_default_and_refuses_a_bad_file(
         main(["policy", "check", str(bad)])
     assert exited.value.code == 1
     assert "unknown field 'TaxNotice.rfr'" in capsys.readouterr().err
+
+
+def test_every_object_type_is_governed_or_declared_public() -> None:
+    governed = governed_types(SCHEMA)
+    for name, graphql_type in SCHEMA.type_map.items():
+        if isinstance(graphql_type, GraphQLObjectType) and not name.startswith("__"):
+            assert name in governed or name in PUBLIC_TYPES, name
+    assert {"Citizen", "TaxNotice", "FamilyMember", "Admission", "Viewer"} <= governed
+
+
+def test_a_new_object_type_is_governed_and_denied_until_granted() -> None:
+    @strawberry.type
+    class Pet:
+        name: str | None
+
+    @strawberry.type
+    class Owner:
+        pet: Pet | None
+
+    @strawberry.type
+    class Query:
+        owner: Owner | None
+
+    schema = strawberry.Schema(query=Query)._schema
+    closed = build_policy(schema, {"roles": {"clerk": {"read": []}}})
+    assert {"Owner", "Pet"} <= closed.governed
+    assert not closed.may_read("clerk", "Pet", "name")
+    opened = build_policy(schema, policy(["Owner.pet", "Pet.name"]))
+    assert opened.may_read("clerk", "Pet", "name")
+
+
+def test_a_type_the_policy_does_not_know_is_denied() -> None:
+    clerk = build_policy(SCHEMA, policy(["Citizen.address", "Address.*"]))
+    assert not clerk.may_read("clerk", "SomeNewType", "anyField")
+    assert clerk.may_read("clerk", "Query", "citizen")
+    assert clerk.may_read("clerk", "__Type", "name")

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from citizen_graph.app import SANDBOX_CHAIN_SECRET
 from citizen_graph.auth.audit import verify
 from citizen_graph.cli import main
 from tests.conftest import ALICE, ALICE_IDENTITY, FAMILY, GatewayClient
+from tests.schema.test_limits import fan_out
 
 QUERY = """query Canteen($f: String, $i: PivotIdentityInput) {
   citizen(fiscalNumber: $f, identity: $i) {
@@ -42,7 +44,7 @@ def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> 
     assert record["purpose"] == "Tarification cantine 2026"
     assert record["operation"] == "Canteen"
     assert record["fields_denied"] == ["TaxNotice.taxAmount"]
-    assert "TaxNotice.referenceTaxIncome" in record["fields_returned"]
+    assert "TaxNotice.referenceTaxIncome" in record["fields_permitted"]
     assert record["outcome"] == "partial"
     assert {(c["source"], c["cached"]) for c in record["upstream_calls"]} == {
         ("dgfip", False),
@@ -92,7 +94,7 @@ def test_fifty_concurrent_requests_write_fifty_chained_records(
     assert {json.loads(line)["request_id"] for line in lines} == {
         f"req-{n}" for n in range(50)
     }
-    assert verify(lines) == []
+    assert verify(lines, SANDBOX_CHAIN_SECRET).breaks == []
 
 
 def test_verify_detects_a_removed_or_altered_line(
@@ -164,3 +166,89 @@ def test_a_french_purpose_is_recorded_as_written(gateway: GatewayClient) -> None
     )
     [record] = records(gateway.audit_file)
     assert record["purpose"] == purpose
+
+
+def refusals(path: Path) -> list[dict[str, Any]]:
+    return [r for r in records(path) if r.get("outcome") == "refused"]
+
+
+@pytest.mark.parametrize(
+    ("key", "headers", "code", "status", "client"),
+    [
+        (None, {}, "UNAUTHENTICATED", 401, None),
+        ("not-a-key", {}, "UNAUTHENTICATED", 401, None),
+        (FAMILY, {"X-Role": "social_services"}, "FORBIDDEN_ROLE", 403, "family-portal"),
+        (FAMILY, {"X-Purpose": ""}, "PURPOSE_REQUIRED", 400, "family-portal"),
+        (FAMILY, {"X-Role": ""}, "BAD_USER_INPUT", 400, "family-portal"),
+    ],
+)
+def test_a_request_refused_at_the_door_leaves_one_record(
+    gateway: GatewayClient,
+    key: str | None,
+    headers: dict[str, str],
+    code: str,
+    status: int,
+    client: str | None,
+) -> None:
+    response = gateway.post("{ viewer { role } }", key=key, headers=headers)
+    assert response.status_code == status
+    [record] = records(gateway.audit_file)
+    assert record["refusal"] == {"code": code, "status": status}
+    assert record["client_id"] == (f"demo-client-{client}" if client else None)
+    assert record["citizens"] == []
+
+
+def test_a_purpose_carrying_an_identifier_is_refused_and_not_recorded(
+    gateway: GatewayClient,
+) -> None:
+    purpose = f"Dossier de ALICE FICTIF {ALICE} nee 1984-03-14"
+    response = gateway.post(QUERY, {"f": ALICE}, headers={"X-Purpose": purpose})
+    assert response.status_code == 400
+    text = gateway.audit_file.read_text()
+    for identifier in (ALICE, "FICTIF", "1984"):
+        assert identifier not in text
+    [record] = refusals(gateway.audit_file)
+    assert (record["purpose"], record["purpose_given"]) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ viewer { rol } }", "BAD_USER_INPUT"),
+        ("qwerty cop { abc }", "BAD_USER_INPUT"),
+        (fan_out(30), "QUERY_TOO_COMPLEX"),
+        ("{ viewer { role } }" + " " * 300_000, "QUERY_TOO_COMPLEX"),
+        ('{"query": "not json', "BAD_USER_INPUT"),
+    ],
+)
+def test_a_document_refused_before_execution_leaves_one_record_without_its_text(
+    gateway: GatewayClient, query: str, code: str
+) -> None:
+    gateway.post(query)
+    [record] = records(gateway.audit_file)
+    assert record["refusal"]["code"] == code
+    assert record["client_id"] == "demo-client-social-services"
+    text = gateway.audit_file.read_text()
+    for document_text in ("viewer", "qwerty", "F29"):
+        assert document_text not in text
+
+
+def test_a_request_over_the_citizen_limit_records_whom_it_asked_for(
+    gateway: GatewayClient,
+) -> None:
+    keys = [{"fiscalNumber": f"3{i:012d}"} for i in range(101)]
+    query = "query($k: [CitizenKeyInput!]!) { citizens(keys: $k) { id } }"
+    gateway.query(query, {"k": keys})
+    [record] = records(gateway.audit_file)
+    assert record["refusal"] == {"code": "BAD_USER_INPUT", "status": 200}
+    assert len(record["citizens"]) == 101
+    assert record["upstream_calls"] == []
+
+
+def test_refusals_keep_the_chain_intact(gateway: GatewayClient) -> None:
+    for key in (None, FAMILY, "nope"):
+        gateway.post("{ viewer { role } }", key=key, headers={"X-Role": "x"})
+    gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY})
+    lines = gateway.audit_file.read_text().splitlines(keepends=True)
+    assert len(lines) == 4
+    assert verify(lines, SANDBOX_CHAIN_SECRET).breaks == []

@@ -12,9 +12,9 @@ def test_healthz_answers_ok(gateway: GatewayClient) -> None:
 def test_readyz_reports_each_upstreams_circuit(gateway: GatewayClient) -> None:
     body = gateway.http.get("/readyz").json()
     assert body["upstreams"] == {
-        "dgfip": {"circuit": "closed"},
-        "api_particulier": {"circuit": "closed"},
-        "ban": {"circuit": "closed"},
+        "dgfip": {"circuit": "closed", "clients_open": 0},
+        "api_particulier": {"circuit": "closed", "clients_open": 0},
+        "ban": {"circuit": "closed", "clients_open": 0},
     }
 
 

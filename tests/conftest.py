@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import Secret
 
 from citizen_graph.app import create_app
 from citizen_graph.sandbox import create_sandbox_app
@@ -70,6 +72,42 @@ def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
     for section, values in overrides.items():
         settings = settings.replace(section, **values)
     return settings
+
+
+def configured_settings(sandbox_url: str, tmp_path: Path) -> Settings:
+    """A gateway outside sandbox mode (no demo keys) whose upstreams are the sandbox's."""
+    credentials = httpx.get(f"{sandbox_url}/_sandbox/credentials").json()
+    return (
+        Settings()
+        .replace(
+            "audit",
+            file=str(tmp_path / "audit.jsonl"),
+            secret=Secret("audit"),
+            chain_secret=Secret("chain"),
+        )
+        .replace("server", id_secret=Secret("ids"))
+        .replace(
+            "dgfip",
+            base_url=f"{sandbox_url}/dgfip",
+            client_id=credentials["dgfip"]["client_id"],
+            client_secret=Secret(credentials["dgfip"]["client_secret"]),
+        )
+        .replace(
+            "api_particulier",
+            base_url=f"{sandbox_url}/api-particulier",
+            token=Secret(credentials["api_particulier"]["token"]),
+        )
+        .replace("ban", base_url=f"{sandbox_url}/ban")
+    )
+
+
+@contextmanager
+def serving(settings: Settings, audit_file: Path) -> Iterator[GatewayClient]:
+    """A gateway on a free loopback port for a `with` block (module-scoped fixtures)."""
+    with ThreadedServer(create_app(settings)) as server:
+        client = GatewayClient(server.url, audit_file)
+        yield client
+        client.http.close()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.datastructures import Headers, Secret
+from starlette.datastructures import Headers
 
 from citizen_graph.app import create_app
 from citizen_graph.auth.credentials import (
@@ -16,7 +16,7 @@ from citizen_graph.auth.credentials import (
 from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings, SettingsError
-from tests.conftest import ALICE
+from tests.conftest import ALICE, configured_settings
 
 KEY = "s3cret-key-of-the-canteen"
 CLIENTS = f"""
@@ -228,30 +228,8 @@ def test_outside_sandbox_mode_a_clients_file_is_required() -> None:
 def test_a_configured_gateway_accepts_its_clients_keys_and_never_the_demo_keys(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> None:
-    credentials = sandbox.get("/_sandbox/credentials").json()
-    url = sandbox_server.url
-    settings = (
-        Settings()
-        .replace("auth", clients_file=str(write(tmp_path, CLIENTS)))
-        .replace(
-            "audit",
-            file=str(tmp_path / "audit.jsonl"),
-            secret=Secret("audit"),
-            chain_secret=Secret("chain"),
-        )
-        .replace("server", id_secret=Secret("ids"))
-        .replace(
-            "dgfip",
-            base_url=f"{url}/dgfip",
-            client_id=credentials["dgfip"]["client_id"],
-            client_secret=Secret(credentials["dgfip"]["client_secret"]),
-        )
-        .replace(
-            "api_particulier",
-            base_url=f"{url}/api-particulier",
-            token=Secret(credentials["api_particulier"]["token"]),
-        )
-        .replace("ban", base_url=f"{url}/ban")
+    settings = configured_settings(sandbox_server.url, tmp_path).replace(
+        "auth", clients_file=str(write(tmp_path, CLIENTS))
     )
     query = {
         "query": f'{{ citizen(fiscalNumber: "{ALICE}") {{ identity {{ birthName }} }} }}'

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.datastructures import Secret
 
-from citizen_graph.app import create_app
 from citizen_graph.serving import ThreadedServer
 from tests.conftest import (
     ALICE_IDENTITY,
     FAMILY,
     SOCIAL,
     GatewayClient,
-    gateway_settings,
+    configured_settings,
+    serving,
     upstream_calls,
 )
 
@@ -124,36 +123,14 @@ def gateway_without_api_particulier(
 ) -> Iterator[GatewayClient]:
     """A gateway outside sandbox mode (which would point every upstream at the sandbox):
     DGFiP and BAN at the sandbox, API Particulier at a port that refuses connections."""
-    url = sandbox_server.url
-    credentials = sandbox.get("/_sandbox/credentials").json()
     settings = (
-        gateway_settings(url)
-        .replace("sandbox", enabled=False)
+        configured_settings(sandbox_server.url, tmp_path)
+        .replace("sandbox", demo_keys=True)  # the demo clients, not sandbox mode
         .replace("breaker", **BREAKER)
-        .replace("server", id_secret=Secret("test-id-secret"))
-        .replace(
-            "audit",
-            file=str(tmp_path / "audit.jsonl"),
-            secret=Secret("test"),
-            chain_secret=Secret("test-chain"),
-        )
-        .replace(
-            "dgfip",
-            base_url=f"{url}/dgfip",
-            client_id=credentials["dgfip"]["client_id"],
-            client_secret=Secret(credentials["dgfip"]["client_secret"]),
-        )
-        .replace(
-            "api_particulier",
-            base_url=f"http://127.0.0.1:{closed_port}",
-            token=Secret(credentials["api_particulier"]["token"]),
-        )
-        .replace("ban", base_url=f"{url}/ban")
+        .replace("api_particulier", base_url=f"http://127.0.0.1:{closed_port}")
     )
-    with ThreadedServer(create_app(settings)) as server:
-        client = GatewayClient(server.url, tmp_path / "audit.jsonl")
+    with serving(settings, tmp_path / "audit.jsonl") as client:
         yield client
-        client.http.close()
 
 
 def attempted_calls(gateway: GatewayClient, upstream: str) -> int:

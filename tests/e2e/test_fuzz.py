@@ -25,10 +25,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, queries
 
-from citizen_graph.app import create_app
 from citizen_graph.schema import build_schema
 from citizen_graph.serving import ThreadedServer
-from tests.conftest import GatewayClient, gateway_settings
+from tests.conftest import GatewayClient, gateway_settings, serving
 
 # The schema itself: its printed SDL names federation directives it does not define.
 SCHEMA = build_schema()._schema
@@ -98,10 +97,8 @@ def gateway(
     """One gateway for every example (a fixture per example would restart it)."""
     audit_file: Path = tmp_path_factory.mktemp("fuzz") / "audit.jsonl"
     settings = gateway_settings(sandbox_server.url, audit={"file": str(audit_file)})
-    with ThreadedServer(create_app(settings)) as server:
-        client = GatewayClient(server.url, audit_file)
+    with serving(settings, audit_file) as client:
         yield client
-        client.http.close()
 
 
 def assert_within_the_contract(gateway: GatewayClient, query: str) -> None:

@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 from graphql import parse, validate
 
-from citizen_graph.app import create_app
 from citizen_graph.schema import build_schema
 from citizen_graph.schema.errors import contract_error, schema_names
 from citizen_graph.serving import ThreadedServer
-from tests.conftest import ALICE, ALICE_IDENTITY, GatewayClient, gateway_settings
+from tests.conftest import (
+    ALICE,
+    ALICE_IDENTITY,
+    GatewayClient,
+    gateway_settings,
+    serving,
+)
 
 SECRETS = (ALICE, "FICTIF", "ALICE")
 VALUE = f"x{ALICE} FICTIF ALICE"
@@ -258,10 +263,8 @@ def gateway(
     """One gateway for the module: every request here is refused, none changes state."""
     audit_file: Path = tmp_path_factory.mktemp("echo") / "audit.jsonl"
     settings = gateway_settings(sandbox_server.url, audit={"file": str(audit_file)})
-    with ThreadedServer(create_app(settings)) as server:
-        client = GatewayClient(server.url, audit_file)
+    with serving(settings, audit_file) as client:
         yield client
-        client.http.close()
 
 
 def assert_no_echo(body: str) -> None:

@@ -1,0 +1,272 @@
+"""The audit trail's chain: keyed links, seals, and the verification `audit verify` runs.
+
+Each line's `prev` is the HMAC of the previous line's text under the chain secret, so the chain
+cannot be re-linked after an edit without it; seals (a chained line, plus the signed
+`<file>.seal` side file) record how many lines a file held and its last link, so truncation is
+seen too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+ROTATED_SUFFIX = re.compile(r"\.\d{8}T\d{12}Z")  # audit.jsonl.20261129T014012123456Z
+UNSEALED_NOTE = "not sealed: the gateway is running or did not stop cleanly"
+SEAL_FILE_MISSING = "the file was sealed but its seal file is missing: it was removed"
+
+
+@dataclass
+class Tail:
+    """Where the active file ends: what the next line links to and the next seal counts."""
+
+    previous: str = GENESIS  # MAC of the last line written (the next line's `prev`)
+    start: str = GENESIS  # the `prev` of the file's first line
+    last_record: str = GENESIS  # MAC of the file's last record (not seal); else `start`
+    lines: int = 0
+    records: int = 0
+    unsealed: int = 0  # records after the last seal
+    rotation_sealed: bool = False  # the last line is a rotation seal
+
+
+class ChainKey:
+    """HMAC-SHA-256 under the chain secret: without it, an edited chain cannot be re-linked."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(("citizen-graph/chain/" + secret).encode()).digest()
+
+    def line(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def seal_file(self, lines: int, last: str) -> str:
+        # Lines are JSON objects, so this message can never be mistaken for a line.
+        return self.line(f"seal-file:{lines}:{last}")
+
+
+@dataclass(frozen=True)
+class SealFile:
+    """The `<file>.seal` side file: how the active file ended when it was last sealed."""
+
+    lines: int  # lines of the active file, seal line included
+    last: str  # MAC of its last line (lines == 0: the MAC the file starts from)
+    mac: str
+
+    def is_signed(self, key: ChainKey) -> bool:
+        return hmac.compare_digest(self.mac, key.seal_file(self.lines, self.last))
+
+
+def seal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".seal")
+
+
+def read_seal_file(path: Path) -> SealFile | None:
+    """The side file, or None if there is none; unreadable content reads as unsigned."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return SealFile(int(raw["lines"]), str(raw["last"]), str(raw["mac"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return SealFile(0, "", "")
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """The rotated files of `path`, oldest first (not its seal file, nor other workers')."""
+    return sorted(
+        candidate
+        for candidate in path.parent.glob(path.name + ".*")
+        if ROTATED_SUFFIX.fullmatch(candidate.name.removeprefix(path.name))
+    )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    line: int | None  # None: the break is in the seal file
+    reason: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        line = f"record {self.line}: " if self.line is not None else ""
+        return f"{where}{line}{self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    breaks: list[ChainBreak]
+    unsealed: int  # records after the last seal: informational, not a break
+
+    @property
+    def note(self) -> str | None:
+        if not self.unsealed:
+            return None
+        return f"{self.unsealed} records after the last seal ({UNSEALED_NOTE})"
+
+
+@dataclass
+class _Verifier:
+    """One pass over the lines of one chain (several files, oldest first)."""
+
+    key: ChainKey
+    expected: str | None  # the next `prev`; None: any (the first line, partial)
+    mark: int  # the line number, in the active file, that the seal file names
+    breaks: list[ChainBreak] = field(default_factory=list)
+    number: int = 0  # line number across all files
+    part: Tail = field(default_factory=Tail)  # the current file, since its start
+    marked: str | None = None  # MAC of the line at `mark` in the current file
+    sealed_before: bool = False  # a seal line was seen
+    previous_text: str = ""
+
+    def feed(self, text: str) -> None:
+        self.number += 1
+        mac = self.key.line(text)
+        record = json_object(text)
+        if record is None:
+            self._break("not a JSON record")
+            record = {}
+        self._link(record.get("prev"))
+        seal = record.get("seal")
+        if isinstance(seal, dict):
+            self._check_seal(seal)
+            self.part.unsealed = 0
+        else:
+            self.part.records += 1
+            self.part.unsealed += 1
+            self.part.last_record = mac
+        self.part.lines += 1
+        if self.part.lines == self.mark:
+            self.marked = mac
+        self.expected, self.previous_text = mac, text
+        if isinstance(seal, dict) and seal.get("reason") == "rotation":
+            self.part, self.marked = Tail(start=mac, last_record=mac), None
+
+    def _link(self, prev: Any) -> None:
+        if self.number == 1:
+            self.part.start = self.part.last_record = str(prev)
+        if self.expected is None or prev == self.expected:
+            return
+        if self.number == 1:
+            self._break(
+                "the chain does not start from GENESIS: its oldest records were removed "
+                "(--partial if retention purged the oldest files)"
+            )
+        elif prev == hashlib.sha256(self.previous_text.encode()).hexdigest():
+            self._break(
+                "linked by plain SHA-256, not by the chain key: the chain was re-hashed"
+            )
+        else:
+            self._break(
+                "previous-line MAC does not match: the line before was altered or "
+                "removed, or the chain was written with another key"
+            )
+
+    def _check_seal(self, seal: dict[str, Any]) -> None:
+        self.sealed_before = True
+        if seal.get("records") != self.part.records:
+            self._break(
+                f"the seal counts {seal.get('records')} records, the file has "
+                f"{self.part.records} before it"
+            )
+        if seal.get("last") != self.part.last_record:
+            self._break("the seal's last MAC is not the last record's")
+        if seal.get("reason") not in ("rotation", "shutdown"):
+            self._break("the seal gives no reason (rotation or shutdown)")
+
+    def _break(self, reason: str) -> None:
+        self.breaks.append(ChainBreak(self.number, reason))
+
+    def check_seal_file(self, seal: SealFile | None) -> ChainBreak | None:
+        """The active (last) file's end against its seal file."""
+        before = self.number - self.part.lines  # lines of the files before it
+        if seal is None:
+            if self.part.lines and self.sealed_before:
+                return ChainBreak(None, SEAL_FILE_MISSING)
+            return None
+        if not seal.is_signed(self.key):
+            return ChainBreak(
+                None, "the seal file is not signed by the chain key: forged"
+            )
+        if self.part.lines < seal.lines:
+            return ChainBreak(
+                before + self.part.lines + 1,
+                f"the tail was removed: the file ends at line {self.part.lines}, "
+                f"its seal file says {seal.lines} lines",
+            )
+        if seal.lines and self.marked != seal.last:
+            return ChainBreak(
+                before + seal.lines,
+                "does not match the seal file: the tail was rewritten",
+            )
+        if not seal.lines and self.part.lines and self.part.start != seal.last:
+            return ChainBreak(
+                before + 1, "does not continue from the sealed end of the previous file"
+            )
+        return None
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def verify(
+    lines: Iterable[str],
+    key: str,
+    *,
+    first_prev: str | None = GENESIS,
+    seal: SealFile | None = None,
+) -> ChainReport:
+    """Check each line's `prev` against the keyed MAC of the line before, the seal lines, and
+    the active (last) file's end against its seal file.
+
+    The first record must start the chain (GENESIS), so removing the oldest records is seen
+    too; `first_prev=None` accepts any start (the oldest files were purged by retention).
+    """
+    verifier = _Verifier(ChainKey(key), first_prev, seal.lines if seal else 0)
+    for line in lines:
+        if line.strip():
+            verifier.feed(line.rstrip("\n"))
+    end = verifier.check_seal_file(seal)
+    breaks = [*verifier.breaks, end] if end else verifier.breaks
+    return ChainReport(breaks, verifier.part.unsealed)
+
+
+def verify_files(
+    paths: Sequence[Path], key: str, *, partial: bool = False
+) -> ChainReport:
+    """`verify` over files read oldest first, the last one's seal file included; each break
+    names its file and its line there. Raises OSError if a file cannot be read."""
+    texts = [
+        [line for line in p.read_text("utf-8").splitlines() if line.strip()]
+        for p in paths
+    ]
+    report = verify(
+        (line for text in texts for line in text),
+        key,
+        first_prev=None if partial else GENESIS,
+        seal=read_seal_file(seal_path(paths[-1])),
+    )
+    return replace(report, breaks=[_located(b, paths, texts) for b in report.breaks])
+
+
+def _located(
+    found: ChainBreak, paths: Sequence[Path], texts: list[list[str]]
+) -> ChainBreak:
+    if found.line is None:
+        return replace(found, file=str(seal_path(paths[-1])))
+    line = found.line
+    for path, text in zip(paths[:-1], texts[:-1], strict=True):
+        if line <= len(text):
+            return replace(found, line=line, file=str(path))
+        line -= len(text)
+    return replace(found, line=line, file=str(paths[-1]))

@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: refusals get the JSON body
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

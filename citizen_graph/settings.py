@@ -105,6 +105,10 @@ class LimitSettings:
     max_tokens: int = 2000
     max_directives: int = 20
     max_directives_per_field: int = 3
+    # `__schema` selections once fragments are expanded: each one walks the whole schema.
+    max_introspections: int = 1
+    # Values in the request's variables (objects, lists and leaves): bounded before coercion.
+    max_variable_values: int = 2000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -94,8 +94,12 @@ class GraphQLView(GraphQL[Context, None]):
         """A JSON object (or an array, which Strawberry refuses as batching), or 400."""
         try:
             body = json.loads(data)
+            # A lone surrogate ("\ud800") decodes, then fails wherever it is written.
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             raise HTTPException(400, "The request body is nested too deeply.") from None
+        except UnicodeError:
+            raise HTTPException(400, "The request body is not UTF-8 text.") from None
         if not isinstance(body, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
         return body
@@ -178,7 +182,7 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method != "POST":
-            await self.view(scope, receive, send)  # GraphiQL for browsers, else refused
+            await self._not_post(request, scope, receive, send)
             return
         started = time.monotonic()
         scope["citizen_graph.started"] = started
@@ -275,6 +279,28 @@ class GraphQLEndpoint:
         self.services.metrics.observe_request(
             status, time.monotonic() - started, rs.calls
         )
+
+    async def _not_post(
+        self, request: Request, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """GET serves GraphiQL to browsers; anything else is refused, and recorded."""
+        html = "text/html" in request.headers.get("accept", "")
+        if request.method == "GET" and html and "query" not in request.query_params:
+            await self.view(scope, receive, send)
+            return
+        error = BadUserInput("Send GraphQL requests as POST with a JSON body.")
+        record_refusal(
+            self.services,
+            scope,
+            caller=None,
+            client=self.services.credentials.identify(request.headers),
+            code=error.code,
+            http_status=405,
+        )
+        response = _error_response(error, 405)
+        response.headers["Allow"] = "GET, POST"
+        await response(scope, receive, send)
+        self.services.metrics.observe_request(405, 0.0, ())
 
 
 def record_refusal(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 from citizen_graph.auth.audit_chain import (
     GENESIS,
+    SEAL_FILE_MISSING,
     ChainBreak,
     ChainKey,
     ChainReport,
@@ -47,6 +49,7 @@ from citizen_graph.auth.audit_records import (
 
 __all__ = [
     "GENESIS",
+    "SEAL_FILE_MISSING",
     "AuditConfig",
     "AuditLog",
     "AuditTampered",
@@ -62,6 +65,8 @@ __all__ = [
     "verify",
     "verify_files",
 ]
+
+logger = logging.getLogger("citizen_graph.audit")
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,15 @@ class AuditLog:
         self._write_seal_file(0, self._tail.previous)
         self._purge()
 
+    def _quarantine(self, path: Path) -> None:
+        aside = _quarantine_name(path)
+        path.rename(aside)
+        logger.warning(
+            "audit file without its seal file moved aside; run `citizen-graph audit "
+            "verify` on it",
+            extra={"file": aside.name},
+        )
+
     def _purge(self) -> None:
         limit = time.time() - self.config.retention_days * 86_400
         for old in rotated_files(self.config.path):
@@ -183,14 +197,26 @@ class AuditLog:
                 f"{path} does not match {seal_path(path).name}: run "
                 "`citizen-graph audit verify` and move the files aside to start a new chain"
             )
+        if sealed is None and tail.lines:
+            # Every file gets its seal file when it is opened: one without it was tampered
+            # with (or written by an older version). Keep it as evidence, start afresh.
+            self._quarantine(path)
+            tail = Tail()
         if tail.lines == 0:
             start = sealed.last if sealed else _rotated_end(path, self._chain)
+            if sealed is None:
+                self._write_seal_file(0, start)
             return Tail(previous=start, start=start, last_record=start)
         if tail.rotation_sealed:  # stopped between the rotation seal and the rename
             self._tail = tail
             self._finish_rotation()
             return self._tail
         return tail
+
+
+def _quarantine_name(path: Path) -> Path:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return path.with_name(f"{path.name}.unsealed-{stamp}")
 
 
 def _fits(tail: Tail, mark: str | None, sealed: SealFile, key: ChainKey) -> bool:

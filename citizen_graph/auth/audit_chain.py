@@ -20,7 +20,10 @@ from typing import Any
 GENESIS = "0" * 64
 ROTATED_SUFFIX = re.compile(r"\.\d{8}T\d{12}Z")  # audit.jsonl.20261129T014012123456Z
 UNSEALED_NOTE = "not sealed: the gateway is running or did not stop cleanly"
-SEAL_FILE_MISSING = "the file was sealed but its seal file is missing: it was removed"
+SEAL_FILE_MISSING = (
+    "the seal file is missing (a gateway writes it when it opens a file): "
+    "it was removed"
+)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Tail:
     records: int = 0
     unsealed: int = 0  # records after the last seal
     rotation_sealed: bool = False  # the last line is a rotation seal
+    last_seal_line: int = 0  # the line number of the file's last seal line (verify)
 
 
 class ChainKey:
@@ -122,6 +126,7 @@ class _Verifier:
     part: Tail = field(default_factory=Tail)  # the current file, since its start
     marked: str | None = None  # MAC of the line at `mark` in the current file
     sealed_before: bool = False  # a seal line was seen
+    ended_on_rotation: bool = False  # the last line read is a rotation seal
     previous_text: str = ""
 
     def feed(self, text: str) -> None:
@@ -136,6 +141,7 @@ class _Verifier:
         if isinstance(seal, dict):
             self._check_seal(seal)
             self.part.unsealed = 0
+            self.part.last_seal_line = self.part.lines + 1
         else:
             self.part.records += 1
             self.part.unsealed += 1
@@ -144,7 +150,10 @@ class _Verifier:
         if self.part.lines == self.mark:
             self.marked = mac
         self.expected, self.previous_text = mac, text
-        if isinstance(seal, dict) and seal.get("reason") == "rotation":
+        self.ended_on_rotation = (
+            isinstance(seal, dict) and seal.get("reason") == "rotation"
+        )
+        if self.ended_on_rotation:
             self.part, self.marked = Tail(start=mac, last_record=mac), None
 
     def _link(self, prev: Any) -> None:
@@ -185,13 +194,23 @@ class _Verifier:
     def check_seal_file(self, seal: SealFile | None) -> ChainBreak | None:
         """The active (last) file's end against its seal file."""
         before = self.number - self.part.lines  # lines of the files before it
+        if self.ended_on_rotation:
+            return ChainBreak(
+                self.number,
+                "the chain rotated into a newer file that was not given (the active "
+                "file, or a newer rotated one): it was removed, or list it last",
+            )
         if seal is None:
-            if self.part.lines and self.sealed_before:
-                return ChainBreak(None, SEAL_FILE_MISSING)
-            return None
+            return ChainBreak(None, SEAL_FILE_MISSING)
         if not seal.is_signed(self.key):
             return ChainBreak(
                 None, "the seal file is not signed by the chain key: forged"
+            )
+        if seal.lines < self.part.last_seal_line:
+            return ChainBreak(
+                before + self.part.last_seal_line,
+                "a seal line the seal file does not know of (a real seal updates it): "
+                "forged",
             )
         if self.part.lines < seal.lines:
             return ChainBreak(
@@ -225,9 +244,11 @@ def verify(
     *,
     first_prev: str | None = GENESIS,
     seal: SealFile | None = None,
+    from_files: bool = False,
 ) -> ChainReport:
     """Check each line's `prev` against the keyed MAC of the line before, the seal lines, and
-    the active (last) file's end against its seal file.
+    the active (last) file's end against its seal file (`from_files`: the lines are whole
+    files, so that file must have one, and the chain must not end on a rotation).
 
     The first record must start the chain (GENESIS), so removing the oldest records is seen
     too; `first_prev=None` accepts any start (the oldest files were purged by retention).
@@ -236,7 +257,8 @@ def verify(
     for line in lines:
         if line.strip():
             verifier.feed(line.rstrip("\n"))
-    end = verifier.check_seal_file(seal)
+    # Lines read from files: the active (last) one must end as its seal file says.
+    end = verifier.check_seal_file(seal) if from_files or seal else None
     breaks = [*verifier.breaks, end] if end else verifier.breaks
     return ChainReport(breaks, verifier.part.unsealed)
 
@@ -255,6 +277,7 @@ def verify_files(
         key,
         first_prev=None if partial else GENESIS,
         seal=read_seal_file(seal_path(paths[-1])),
+        from_files=True,
     )
     return replace(report, breaks=[_located(b, paths, texts) for b in report.breaks])
 

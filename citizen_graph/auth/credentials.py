@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,8 @@ MONTHS = (
     "september|sep|october|november|december"
 )
 WORDED_DATE = re.compile(
-    rf"\b\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?,?\s+\d{{4}}\b"
-    rf"|\b(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+    rf"\b\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})-?\s+(?:\d{{4}}|\d{{2}})\b"
+    rf"|\b(?:{MONTHS})-?\s+\d{{1,2}}(?:st|nd|rd|th)?-?\s+(?:\d{{4}}|\d{{2}})\b",
     re.IGNORECASE,
 )
 
@@ -98,12 +99,27 @@ DEMO_CLIENTS = tuple(
 
 
 def carries_identifier(text: str) -> bool:
-    """A run of 8 or more digits (a year range aside) or a full calendar date."""
+    """A run of 8 or more digits (a year range aside) or a full calendar date.
+
+    Compatibility forms are folded first and invisible characters dropped, and any character
+    that is neither a letter, a digit nor a space separates like a dash, so that
+    "3,000,000,000,011", "3000\u2011000" or a zero-width space hide nothing.
+    """
+    text = _folded(text)
     for run in DIGIT_RUN.finditer(text):
         digits = sum(c.isdigit() for c in run.group())
         if digits >= 8 and not YEAR_RANGE.fullmatch(run.group()):
             return True
     return bool(NUMERIC_DATE.search(text) or WORDED_DATE.search(text))
+
+
+def _folded(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(
+        c if c.isalnum() or c.isspace() else "-"
+        for c in folded
+        if unicodedata.category(c) != "Cf"
+    )
 
 
 def _utf8(header: str) -> str:

@@ -104,8 +104,11 @@ def decide(
         for d in document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    coerced = get_variable_values(
-        schema, operation.variable_definitions or (), dict(variables or {})
+    coerced = get_variable_values(  # one error is enough: execution reports them
+        schema,
+        operation.variable_definitions or (),
+        dict(variables or {}),
+        max_errors=1,
     )
     if not isinstance(coerced, VariableValues):
         return decision  # execution refuses these variables before any resolver runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import strawberry
@@ -14,7 +15,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.info import Info
 
 from citizen_graph.auth.enforcement import Authorize
-from citizen_graph.errors import BadUserInput
+from citizen_graph.errors import BadUserInput, CitizenGraphError
 from citizen_graph.schema.citizen import Citizen
 from citizen_graph.schema.limits import DocumentLimits
 from citizen_graph.schema.query import Query
@@ -46,14 +47,17 @@ class CitizenSchema(strawberry.federation.Schema):
     ) -> None:
         # Strawberry logs every error with a traceback; field errors here are expected
         # outcomes (already in the response), and INTERNAL ones are logged where masked.
-        for error in errors:
-            logger.info(
-                "graphql error",
-                extra={
-                    "code": (error.extensions or {}).get("code"),
-                    "path": error.path,
-                },
-            )
+        # One line per request, whatever the number of errors (no log flooding).
+        codes = Counter(_code(error) for error in errors)
+        logger.info("graphql errors", extra={"codes": dict(codes)})
+
+
+def _code(error: GraphQLError) -> str:
+    """The contract code of the project's errors; parse and validation errors as such."""
+    original = error.original_error
+    if isinstance(original, CitizenGraphError):
+        return original.code
+    return "validation" if original is None else "unexpected"
 
 
 def _representation(representation: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import (
     DirectiveNode,
@@ -40,6 +41,7 @@ class Summary:
     levels: int = 0  # fields on the longest path down
     fields: int = 0  # field selections after expansion
     aliases: int = 0  # aliased selections after expansion
+    introspections: int = 0  # `__schema` selections after expansion
     keys: Counter[str] = field(default_factory=Counter)  # response keys at this level
 
 
@@ -65,14 +67,32 @@ def measure(
     document: DocumentNode,
     operation_name: str | None,
     limits: LimitSettings,
+    variables: Any = None,
 ) -> Shape:
     """The document's shape, with the first limit it exceeds, if any."""
     measuring = _Pass(schema, document, limits)
     try:
+        _count_values(variables, limits.max_variable_values)
         measuring.run(operation_name)
     except _Refused as refused:
         measuring.shape.refusal = refused.error
     return measuring.shape
+
+
+def _count_values(variables: Any, limit: int) -> None:
+    """Coercion makes one error per bad value: bound the values first (iteratively)."""
+    pending, seen = [variables], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > limit:
+            raise _Refused(
+                QueryTooComplex(f"The variables hold more than {limit} values.")
+            )
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 class _Pass:
@@ -130,6 +150,11 @@ class _Pass:
             )
         if summary.aliases > limits.max_aliases:
             self._refuse(f"The operation uses more than {limits.max_aliases} aliases.")
+        if summary.introspections > limits.max_introspections:
+            self._refuse(
+                f"The operation selects __schema more than {limits.max_introspections} "
+                "time(s)."
+            )
 
     def _selection_set(self, selection_set: SelectionSetNode) -> Summary:
         summary = Summary()
@@ -163,6 +188,9 @@ class _Pass:
         summary.levels = max(summary.levels, 1 + (below.levels if below else 0))
         summary.fields += 1 + (below.fields if below else 0)
         summary.aliases += (1 if node.alias else 0) + (below.aliases if below else 0)
+        summary.introspections += (node.name.value == "__schema") + (
+            below.introspections if below else 0
+        )
         summary.keys[(node.alias or node.name).value] += 1
 
     def _fragment(self, name: str) -> Summary | None:
@@ -184,6 +212,7 @@ class _Pass:
         summary.levels = max(summary.levels, other.levels)
         summary.fields += other.fields
         summary.aliases += other.aliases
+        summary.introspections += other.introspections
         summary.keys.update(other.keys)
         if summary.fields > self.limits.max_fields:  # stop before the numbers explode
             self._refuse(
@@ -244,7 +273,11 @@ class DocumentLimits(ValidationCache):
             # gave (or not) is what decides whether the document is ambiguous.
             given = getattr(execution, "_provided_operation_name", None)
             refusal = measure(
-                execution.schema._schema, document, given, self.limits
+                execution.schema._schema,
+                document,
+                given,
+                self.limits,
+                execution.variables,
             ).refusal
             if refusal is not None:
                 execution.pre_execution_errors = [

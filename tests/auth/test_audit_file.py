@@ -13,6 +13,7 @@ import pytest
 
 from citizen_graph.auth.audit import (
     GENESIS,
+    SEAL_FILE_MISSING,
     AuditConfig,
     AuditLog,
     AuditTampered,
@@ -200,7 +201,11 @@ def test_verify_sees_the_oldest_record_removed_unless_partial(tmp_path: Path) ->
         log.write({"request_id": str(n)})
     write_lines(path, lines_of(path)[1:])
     assert "does not start from GENESIS" in problems(path)[0]
-    assert problems(path, partial=True) == []
+    # --partial accepts purged files, not lines cut from the active one: its seal file
+    # (written when the file was opened) says where it starts.
+    assert problems(path, partial=True) == [
+        f"{path}: record 1: does not continue from the sealed end of the previous file"
+    ]
 
 
 def test_verify_sees_a_truncated_tail(tmp_path: Path) -> None:
@@ -293,8 +298,8 @@ def test_verify_sees_a_seal_line_forged_over_an_unsealed_tail(tmp_path: Path) ->
     forged = json.dumps({"seal": seal, "prev": known}, separators=(",", ":"))
     write_lines(path, [*lines[:2], forged])  # the last record dropped, "sealed"
     assert problems(path) == [
-        f"{seal_path(path)}: the file was sealed but its seal file is missing: "
-        "it was removed"
+        f"{path}: record 3: a seal line the seal file does not know of (a real seal "
+        "updates it): forged"
     ]
 
 
@@ -302,7 +307,7 @@ def test_verify_sees_a_removed_seal_file(tmp_path: Path) -> None:
     path = sealed_log(tmp_path)
     seal_path(path).unlink()
     assert problems(path) == [
-        f"{seal_path(path)}: the file was sealed but its seal file is missing: "
+        f"{seal_path(path)}: the seal file is missing (a gateway writes it when it opens a file): "
         "it was removed"
     ]
 
@@ -342,3 +347,42 @@ def test_a_refusal_record_holds_no_query_variables_identifier_or_key() -> None:
     text = json.dumps(record)
     for absent in ("3000000000011", "FICTIF", "1984", "query", "variables", "Bearer"):
         assert absent not in text
+
+
+def test_verify_sees_a_file_emptied_with_its_seal_file(tmp_path: Path) -> None:
+    path = sealed_log(tmp_path)
+    write_lines(path, [])
+    seal_path(path).unlink()
+    assert problems(path) == [f"{seal_path(path)}: {SEAL_FILE_MISSING}"]
+
+
+def test_verify_sees_a_chain_whose_active_file_was_removed(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path, rotate_bytes=200))
+    for n in range(6):
+        log.write({"request_id": str(n)})
+    rotated = rotated_files(path)
+    assert verify_files([*rotated, path], CHAIN).breaks == []
+    [problem] = verify_files(rotated, CHAIN).breaks
+    assert "rotated into a newer file that was not given" in problem.reason
+
+
+def test_a_new_file_gets_its_seal_file_before_any_record(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(config(path))
+    assert seal_path(path).exists()
+
+
+def test_a_file_without_its_seal_file_is_moved_aside_not_extended(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path)
+    original = path.read_text()
+    seal_path(path).unlink()
+    log = AuditLog(config(path))
+    [aside] = tmp_path.glob("audit.jsonl.unsealed-*")
+    assert aside.read_text() == original
+    assert problems(aside) == [f"{seal_path(aside)}: {SEAL_FILE_MISSING}"]
+    log.write({"request_id": "after"})
+    assert len(lines_of(path)) == 1
+    assert aside not in rotated_files(path)

@@ -119,6 +119,13 @@ def test_a_missing_x_role_takes_the_default_role(tmp_path: Path) -> None:
         "Dossier 30 00 00 00 00 011",
         "Dossier 30.00.00.00.00.011",
         "Dossier 3000-0000-00011",
+        "Dossier 3,000,000,000,011",
+        "Dossier 3000:0000:0011",
+        "Dossier 3000000\u200b000011",  # a zero-width space
+        "Dossier 3000\u2011000\u2011000\u2011011",  # non-breaking hyphens
+        "Née le 1984,03,14",
+        "Née le 1984\u201003\u201014",  # Unicode hyphens
+        "Née le 14 mars 84",
         "Appel au 06 12 34 56 78",
         "Née le 1984-03-14",
         "Née le 14/03/1984",

@@ -323,7 +323,14 @@ def test_aliases_cannot_multiply_the_keys_of_one_request(
 
 @pytest.mark.parametrize(
     "body",
-    [b'\xff\xfe{"query": "x"}', b"[" * 60_000 + b"]" * 60_000, b"null", b'"a string"'],
+    [
+        b'\xff\xfe{"query": "x"}',
+        b'{"query": "\xff"}',
+        b'{"query": "query A { viewer { role } }", "operationName": "\\ud800"}',
+        b"[" * 60_000 + b"]" * 60_000,
+        b"null",
+        b'"a string"',
+    ],
 )
 def test_a_malformed_body_is_logged_as_one_short_warning(
     gateway: GatewayClient, body: bytes, caplog: pytest.LogCaptureFixture

@@ -115,3 +115,19 @@ def test_the_all_fields_query_for_one_hundred_citizens_fits_the_cost_limit(
 ) -> None:
     result = gateway.post(MANY_CITIZENS, {"keys": fiscal_keys(100, 10**11)}).json()
     assert "QUERY_TOO_COMPLEX" not in codes(result)
+
+
+def test_a_body_full_of_badly_typed_variables_is_refused_before_coercion(
+    gateway: GatewayClient,
+) -> None:
+    query = "query($k: [CitizenKeyInput!]!) { citizens(keys: $k) { id } }"
+    hostile = {"k": [{"identity": {"givenNames": [1] * 90_000}}]}
+    answers: list[httpx.Response] = []
+    attack = threading.Thread(
+        target=lambda: answers.append(gateway.post(query, hostile))
+    )
+    attack.start()
+    health = [gateway.http.get("/healthz").status_code for _ in range(3)]
+    attack.join(timeout=30)
+    assert health == [200] * 3
+    assert codes(answers[0].json()) == ["QUERY_TOO_COMPLEX"]

@@ -131,3 +131,28 @@ def test_deep_nesting_is_refused_on_the_way_down(schema: GraphQLSchema) -> None:
     query = "{ " + "viewer { " * 50 + "role" + " }" * 51
     found = shape(schema, query)
     assert isinstance(found.refusal, QueryTooComplex)
+
+
+def test_variables_past_the_limit_are_refused_before_any_coercion(
+    schema: GraphQLSchema,
+) -> None:
+    document = parse("query($k: [CitizenKeyInput!]!) { citizens(keys: $k) { id } }")
+    limits = LimitSettings(max_variable_values=100)
+    fits = {"k": [{"fiscalNumber": "3000000000011"}] * 49}  # 1 + 1 + 49 × 2 values
+    assert measure(schema, document, None, limits, fits).refusal is None
+    hostile = {"k": [{"identity": {"givenNames": [1] * 1000}}]}
+    found = measure(schema, document, None, limits, hostile)
+    assert isinstance(found.refusal, QueryTooComplex)
+
+
+def test_schema_introspection_is_allowed_once_per_operation(
+    schema: GraphQLSchema,
+) -> None:
+    once = "{ __schema { types { name } } viewer { role } }"
+    assert shape(schema, once).refusal is None
+    twice = "{ a: __schema { types { name } } b: __schema { queryType { name } } }"
+    assert isinstance(shape(schema, twice).refusal, QueryTooComplex)
+    spread = "{ ...S ...T } fragment S on Query { __schema { types { name } } } " + (
+        "fragment T on Query { x: __schema { types { name } } }"
+    )
+    assert isinstance(shape(schema, spread).refusal, QueryTooComplex)

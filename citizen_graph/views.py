@@ -11,7 +11,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +24,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from citizen_graph import calls
-from citizen_graph.auth.audit import AuditLog, audit_record, refusal_record
+from citizen_graph.auth.audit import AuditLog, audit_record
 from citizen_graph.auth.credentials import (
     Caller,
-    Client,
     Credentials,
     carries_identifier,
 )
 from citizen_graph.auth.policy import Policy
+from citizen_graph.auth.refusals import record_refusal
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
 from citizen_graph.context import Context
@@ -117,7 +116,7 @@ class GraphQLView(GraphQL[Context, None]):
                 "code", "INTERNAL"
             )
             record_refusal(
-                self.services,
+                self.services.audit,
                 request.scope,
                 caller=context.caller,
                 code=str(code),
@@ -203,7 +202,7 @@ class GraphQLEndpoint:
                 None if caller else self.services.credentials.identify(request.headers)
             )
             record_refusal(
-                self.services,
+                self.services.audit,
                 scope,
                 caller=caller,
                 client=client,
@@ -235,7 +234,7 @@ class GraphQLEndpoint:
                     "request refused before parsing", extra={"status": status}
                 )
                 record_refusal(
-                    self.services,
+                    self.services.audit,
                     scope,
                     caller=caller,
                     code=error.code,
@@ -256,7 +255,7 @@ class GraphQLEndpoint:
                 status = 413
                 too_large = QueryTooComplex("The request body is too large.")
                 record_refusal(
-                    self.services,
+                    self.services.audit,
                     scope,
                     caller=caller,
                     code=too_large.code,
@@ -268,7 +267,7 @@ class GraphQLEndpoint:
                 status = 500
                 if not scope.get("citizen_graph.audited"):
                     record_refusal(
-                        self.services,
+                        self.services.audit,
                         scope,
                         caller=caller,
                         code="INTERNAL",
@@ -290,7 +289,7 @@ class GraphQLEndpoint:
             return
         error = BadUserInput("Send GraphQL requests as POST with a JSON body.")
         record_refusal(
-            self.services,
+            self.services.audit,
             scope,
             caller=None,
             client=self.services.credentials.identify(request.headers),
@@ -301,51 +300,6 @@ class GraphQLEndpoint:
         response.headers["Allow"] = "GET, POST"
         await response(scope, receive, send)
         self.services.metrics.observe_request(405, 0.0, ())
-
-
-def record_refusal(
-    services: Services,
-    scope: Scope,
-    *,
-    caller: Caller | None,
-    code: str,
-    http_status: int,
-    client: Client | None = None,
-    subjects: Iterable[CitizenKey] = (),
-    purpose_given: bool = False,
-) -> None:
-    """One audit record per request refused before execution: probing leaves a trace.
-
-    The refusal is answered whatever happens here: it serves no data, so a failed write is
-    logged rather than turned into another error.
-    """
-    started = scope.get("citizen_graph.started", time.monotonic())
-    who: tuple[str | None, str | None, str | None] = (None, None, None)
-    if caller is not None:
-        who = (caller.client_id, caller.recipient, caller.role)
-    elif client is not None:
-        who = (client.client_id, client.recipient, None)
-    client_id, recipient, role = who
-    try:
-        services.audit.write(
-            refusal_record(
-                request_id=scope.get("citizen_graph.request_id", ""),
-                client_id=client_id,
-                recipient=recipient,
-                role=role,
-                purpose=caller.purpose if caller else None,
-                purpose_given=purpose_given,
-                operation=None,
-                code=code,
-                http_status=http_status,
-                subjects=subjects,
-                hasher=services.audit.hasher,
-                duration_ms=round((time.monotonic() - started) * 1000, 1),
-            )
-        )
-        scope["citizen_graph.audited"] = True
-    except OSError:
-        logger.exception("audit record of a refusal could not be written")
 
 
 def _refused_before_execution(context: Context, result: ExecutionResult) -> bool:

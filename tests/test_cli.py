@@ -15,6 +15,7 @@ import pytest
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
+from tests.schema.test_limits import fan_out
 
 
 def free_port() -> int:
@@ -85,13 +86,22 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
         assert response.json()["data"]["citizen"]["identity"]["birthName"] == "FICTIF"
         sandbox = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/stats")
         assert sandbox.json()["upstreams"]["dgfip"]["calls"] >= 1
+        # A fan-out document (once enough to freeze the process) is refused, and the
+        # SIGTERM that follows is honoured.
+        attack = httpx.post(
+            f"{url}/graphql",
+            json={"query": fan_out(64)},
+            headers={"Authorization": "Bearer demo-social-services", "X-Purpose": "t"},
+        )
+        assert attack.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert "GraphiQL at" in output
     assert "demo-family-portal" in output
-    record, seal = (tmp_path / "audit.jsonl").read_text().splitlines()
+    record, refusal, seal = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert json.loads(record)["outcome"] == "ok"
+    assert json.loads(refusal)["refusal"]["code"] == "QUERY_TOO_COMPLEX"
     assert json.loads(seal)["seal"]["reason"] == "shutdown"  # sealed on the way out
     main(["audit", "verify", str(tmp_path / "audit.jsonl")])  # the sandbox chain secret
     # uvicorn re-raises SIGTERM after its clean shutdown

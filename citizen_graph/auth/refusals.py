@@ -1,0 +1,66 @@
+"""One audit record per request refused before execution, wherever it was refused.
+
+The HTTP edge (credentials, purpose, body, method) and the GraphQL stage (parse, validation,
+limits, the decision's limits) both call `record_refusal`, so probing and enumeration leave a
+trace: who (when known), what code and status, the citizens asked for when they were counted;
+never the query, the variables or a refused purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from starlette.types import Scope
+
+from citizen_graph.auth.audit import AuditLog, refusal_record
+from citizen_graph.auth.credentials import Caller, Client
+from citizen_graph.records import CitizenKey
+
+logger = logging.getLogger("citizen_graph.audit")
+
+
+def record_refusal(
+    audit: AuditLog,
+    scope: Scope,
+    *,
+    caller: Caller | None,
+    code: str,
+    http_status: int,
+    client: Client | None = None,
+    subjects: Iterable[CitizenKey] = (),
+    purpose_given: bool = False,
+) -> None:
+    """One audit record per request refused before execution: probing leaves a trace.
+
+    The refusal is answered whatever happens here: it serves no data, so a failed write is
+    logged rather than turned into another error.
+    """
+    started = scope.get("citizen_graph.started", time.monotonic())
+    who: tuple[str | None, str | None, str | None] = (None, None, None)
+    if caller is not None:
+        who = (caller.client_id, caller.recipient, caller.role)
+    elif client is not None:
+        who = (client.client_id, client.recipient, None)
+    client_id, recipient, role = who
+    try:
+        audit.write(
+            refusal_record(
+                request_id=scope.get("citizen_graph.request_id", ""),
+                client_id=client_id,
+                recipient=recipient,
+                role=role,
+                purpose=caller.purpose if caller else None,
+                purpose_given=purpose_given,
+                operation=None,
+                code=code,
+                http_status=http_status,
+                subjects=subjects,
+                hasher=audit.hasher,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+        )
+        scope["citizen_graph.audited"] = True
+    except OSError:
+        logger.exception("audit record of a refusal could not be written")

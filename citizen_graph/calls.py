@@ -32,7 +32,9 @@ class RequestScope:
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     request_id: str = ""  # the gateway's X-Request-Id, forwarded to upstreams
-    client: str = ""  # the calling client's id: per-client circuits (never a role)
+    client: str = (
+        ""  # the calling organisation (SIRET): per-client circuits, never a role
+    )
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()

@@ -26,6 +26,7 @@ from typing import Any
 
 from citizen_graph.auth.audit_chain import (
     GENESIS,
+    RESTART_EVENT,
     SEAL_FILE_MISSING,
     ChainBreak,
     ChainKey,
@@ -172,7 +173,7 @@ class AuditLog:
         self._write_seal_file(0, self._tail.previous)
         self._purge()
 
-    def _quarantine(self, path: Path) -> None:
+    def _quarantine(self, path: Path) -> Path:
         aside = _quarantine_name(path)
         path.rename(aside)
         logger.warning(
@@ -180,6 +181,7 @@ class AuditLog:
             "verify` on it",
             extra={"file": aside.name},
         )
+        return aside
 
     def _purge(self) -> None:
         limit = time.time() - self.config.retention_days * 86_400
@@ -197,21 +199,35 @@ class AuditLog:
                 f"{path} does not match {seal_path(path).name}: run "
                 "`citizen-graph audit verify` and move the files aside to start a new chain"
             )
-        if sealed is None and tail.lines:
-            # Every file gets its seal file when it is opened: one without it was tampered
-            # with (or written by an older version). Keep it as evidence, start afresh.
-            self._quarantine(path)
+        # Every file gets its seal file when it is opened: without one, a file was tampered
+        # with (or written by an older version), or an active file was removed with it.
+        lost = sealed is None and (tail.lines > 0 or bool(rotated_files(path)))
+        aside = self._quarantine(path) if sealed is None and tail.lines else None
+        if aside is not None:
             tail = Tail()
         if tail.lines == 0:
             start = sealed.last if sealed else _rotated_end(path, self._chain)
+            self._tail = Tail(previous=start, start=start, last_record=start)
             if sealed is None:
                 self._write_seal_file(0, start)
-            return Tail(previous=start, start=start, last_record=start)
+            if lost:  # said in the chain itself, where no one can remove it unseen
+                self._append(_restart_record(aside), is_record=True)
+            return self._tail
         if tail.rotation_sealed:  # stopped between the rotation seal and the rename
             self._tail = tail
             self._finish_rotation()
             return self._tail
         return tail
+
+
+def _restart_record(aside: Path | None) -> dict[str, Any]:
+    """The first line of a chain that could not continue its file: `verify` reports it."""
+    return {
+        "time": now_iso(),
+        "event": RESTART_EVENT,
+        "reason": "the active file's seal file was missing at start-up",
+        "moved_aside": aside.name if aside else None,
+    }
 
 
 def _quarantine_name(path: Path) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 GENESIS = "0" * 64
 ROTATED_SUFFIX = re.compile(r"\.\d{8}T\d{12}Z")  # audit.jsonl.20261129T014012123456Z
+RESTART_EVENT = "chain_restarted"  # the writer found its file or seal file missing
 UNSEALED_NOTE = "not sealed: the gateway is running or did not stop cleanly"
 SEAL_FILE_MISSING = (
     "the seal file is missing (a gateway writes it when it opens a file): "
@@ -137,6 +138,13 @@ class _Verifier:
             self._break("not a JSON record")
             record = {}
         self._link(record.get("prev"))
+        if record.get("event") == RESTART_EVENT:
+            aside = record.get("moved_aside")
+            self._break(
+                "the chain was restarted: the active file or its seal file was missing "
+                "when the gateway started"
+                + (f" (the file was moved aside as {aside})" if aside else " (removed)")
+            )
         seal = record.get("seal")
         if isinstance(seal, dict):
             self._check_seal(seal)

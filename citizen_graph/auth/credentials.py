@@ -48,8 +48,9 @@ MONTHS = (
     "september|sep|october|november|december"
 )
 WORDED_DATE = re.compile(
-    rf"\b\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})-?\s+(?:\d{{4}}|\d{{2}})\b"
-    rf"|\b(?:{MONTHS})-?\s+\d{{1,2}}(?:st|nd|rd|th)?-?\s+(?:\d{{4}}|\d{{2}})\b",
+    # Separators folded to "-" or spaces, or none at all: "14-mars-1984", "14mars1984".
+    rf"(?<!\d)\d{{1,2}}(?:er|st|nd|rd|th)?[\s-]*(?:{MONTHS})[\s-]*(?:\d{{4}}|\d{{2}})(?!\d)"
+    rf"|\b(?:{MONTHS})[\s-]*\d{{1,2}}(?:st|nd|rd|th)?[\s-]+(?:\d{{4}}|\d{{2}})(?!\d)",
     re.IGNORECASE,
 )
 

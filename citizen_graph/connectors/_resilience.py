@@ -7,8 +7,9 @@ Circuits have two levels, so that one client cannot cut an upstream for the othe
 - each calling client has its own circuit: `threshold` failures of its calls in a row (timeouts,
   5xx, an upstream's error about one person) open it for `open_s`; only its calls fail fast;
 - the shared circuit cuts every client, and opens only on evidence that the upstream itself
-  fails: `threshold` failures in a row (a success from anyone resets) from at least two
-  clients, each counting for at most half of them, rounded up (so one client cannot prime it),
+  fails: `threshold` failures in a row within `open_s` (a success from anyone resets) from at
+  least two clients, each counting for at most half of them, rounded up (so one client cannot
+  prime it),
   or `threshold` upstream-wide failures (connection refused or reset, the gateway's credentials
   refused), which no client can choose. An error about one person never counts there.
 - a 429 counts nowhere (see `UpstreamClient._answered`).
@@ -116,6 +117,7 @@ class Circuits:
         # The shared level's failures in a row: by client, and how many were upstream-wide.
         self._streak: dict[str, int] = {}
         self._upstream_failures = 0
+        self._streak_started = 0.0
         self._cap = math.ceil(
             threshold / 2
         )  # what one client may count for in a streak
@@ -171,6 +173,11 @@ class Circuits:
             self.neutral(admission)
 
     def _count(self, client: str, kind: Failure) -> None:
+        now = time.monotonic()
+        if self._streak and now - self._streak_started > self._open_s:
+            self._reset_streak()  # old failures are no evidence of a failing upstream now
+        if not self._streak:
+            self._streak_started = now
         self._streak[client] = self._streak.get(client, 0) + 1
         self._upstream_failures += kind is Failure.UPSTREAM
         counted = sum(min(n, self._cap) for n in self._streak.values())
@@ -206,8 +213,13 @@ class SlidingWindowLimiter:
     `max_calls=None` only honours Retry-After pauses.
     """
 
+    # margin 0.2 s: a send delayed after its slot was counted (a busy event loop) must not
+    # make the upstream count 21 in its second; ignoring its 429s risks a 12 h ban.
     def __init__(
-        self, max_calls: int | None, window_s: float = 1.0, margin_s: float = 0.1
+        self,
+        max_calls: int | None,
+        window_s: float = 1.0,
+        margin_s: float = 0.2,
     ) -> None:
         self._max_calls = max_calls
         self._span = window_s + margin_s

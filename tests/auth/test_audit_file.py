@@ -384,5 +384,26 @@ def test_a_file_without_its_seal_file_is_moved_aside_not_extended(
     assert aside.read_text() == original
     assert problems(aside) == [f"{seal_path(aside)}: {SEAL_FILE_MISSING}"]
     log.write({"request_id": "after"})
-    assert len(lines_of(path)) == 1
+    restart, after = (json.loads(line) for line in lines_of(path))
+    assert (restart["event"], restart["moved_aside"]) == ("chain_restarted", aside.name)
+    assert after["request_id"] == "after"
     assert aside not in rotated_files(path)
+    [problem] = problems(path)
+    assert "the chain was restarted" in problem  # said in the chain, not only in a log
+
+
+def test_an_active_file_removed_with_its_seal_file_is_seen_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path, rotate_bytes=400))
+    for n in range(8):
+        log.write({"request_id": f"first-{n}"})
+    log.close()
+    assert rotated_files(path)
+    path.unlink()
+    seal_path(path).unlink()
+    AuditLog(config(path, rotate_bytes=400)).write({"request_id": "after-restart"})
+    [problem] = verify_files([*rotated_files(path), path], CHAIN).breaks
+    assert "the chain was restarted" in problem.reason
+    assert "(removed)" in problem.reason

@@ -126,6 +126,9 @@ def test_a_missing_x_role_takes_the_default_role(tmp_path: Path) -> None:
         "Née le 1984,03,14",
         "Née le 1984\u201003\u201014",  # Unicode hyphens
         "Née le 14 mars 84",
+        "Dossier ALICE FICTIF 14-mars-1984",
+        "ALICE FICTIF nee 14mars1984",
+        "mars-14-1984",
         "Appel au 06 12 34 56 78",
         "Née le 1984-03-14",
         "Née le 14/03/1984",
@@ -157,6 +160,8 @@ def test_a_purpose_carrying_a_personal_identifier_is_refused_without_echo(
         "Dossier CCAS n° 42",
         "Bourse 2026, échelon 3, dossier 1234567",
         "Rentrée de mars 2026",
+        "Tarification mars 2026",
+        "Séjour de 3 semaines en mars 2026",
     ],
 )
 def test_ordinary_purposes_stay_valid(tmp_path: Path, purpose: str) -> None:

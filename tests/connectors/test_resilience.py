@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -160,6 +161,14 @@ def test_a_success_from_anyone_resets_the_shared_count() -> None:
     fail(circuits, "b", 1, Failure.CALL)
     fail(circuits, "a", 1, Failure.CALL)
     assert circuits.shared.state == "open"
+
+
+def test_failures_older_than_the_open_period_are_no_evidence() -> None:
+    circuits = Circuits(threshold=3, open_s=0.05)
+    fail(circuits, "a", 2, Failure.CALL)
+    time.sleep(0.1)  # a minute later, in the attack the review found
+    fail(circuits, "b", 1, Failure.CALL)
+    assert circuits.shared.state == "closed"
 
 
 def test_upstream_wide_failures_from_one_client_open_the_shared_circuit() -> None:

@@ -115,7 +115,7 @@ class GraphQLView(GraphQL[Context, None]):
             code = ((result.errors or [GraphQLError("")])[0].extensions or {}).get(
                 "code", "INTERNAL"
             )
-            record_refusal(
+            await record_refusal(
                 self.services.audit,
                 request.scope,
                 caller=context.caller,
@@ -125,7 +125,7 @@ class GraphQLView(GraphQL[Context, None]):
             )
         elif context is not None and context.subjects:
             try:
-                self._audit(request, context, result)
+                await self._audit(request, context, result)
                 request.scope["citizen_graph.audited"] = True
             except OSError:
                 # Fail closed: citizen data is never served untraced.
@@ -133,11 +133,13 @@ class GraphQLView(GraphQL[Context, None]):
                 return {"data": None, "errors": [INTERNAL_AUDIT]}
         return await super().process_result(request, result)
 
-    def _audit(self, request: Any, context: Context, result: ExecutionResult) -> None:
+    async def _audit(
+        self, request: Any, context: Context, result: ExecutionResult
+    ) -> None:
         """Written before the response is sent, for every request that touched a citizen."""
         scope = calls.current_scope()
         decision = context.decision
-        self.services.audit.write(
+        await self.services.audit.append(
             audit_record(
                 self.services.audit.hasher,
                 request_id=request.scope.get("citizen_graph.request_id", ""),
@@ -201,7 +203,7 @@ class GraphQLEndpoint:
             client = (
                 None if caller else self.services.credentials.identify(request.headers)
             )
-            record_refusal(
+            await record_refusal(
                 self.services.audit,
                 scope,
                 caller=caller,
@@ -233,7 +235,7 @@ class GraphQLEndpoint:
                 logger.warning(
                     "request refused before parsing", extra={"status": status}
                 )
-                record_refusal(
+                await record_refusal(
                     self.services.audit,
                     scope,
                     caller=caller,
@@ -255,7 +257,7 @@ class GraphQLEndpoint:
             except _BodyTooLarge:
                 status = 413
                 too_large = QueryTooComplex("The request body is too large.")
-                record_refusal(
+                await record_refusal(
                     self.services.audit,
                     scope,
                     caller=caller,
@@ -267,7 +269,7 @@ class GraphQLEndpoint:
                 logger.exception("request failed unexpectedly")
                 status = 500
                 if not scope.get("citizen_graph.audited"):
-                    record_refusal(
+                    await record_refusal(
                         self.services.audit,
                         scope,
                         caller=caller,
@@ -289,7 +291,7 @@ class GraphQLEndpoint:
             await self.view(scope, receive, send)
             return
         error = BadUserInput("Send GraphQL requests as POST with a JSON body.")
-        record_refusal(
+        await record_refusal(
             self.services.audit,
             scope,
             caller=None,

@@ -14,6 +14,7 @@ seals and their verification live in `audit_chain.py`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import logging
@@ -94,6 +95,11 @@ class AuditLog:
         self._lock = threading.Lock()
         config.path.parent.mkdir(parents=True, exist_ok=True)
         self._tail = self._resume()
+
+    async def append(self, record: dict[str, Any]) -> None:
+        """`write`, off the event loop (a slow disk or `fsync` never stalls other requests);
+        awaited before the response, so still failing closed."""
+        await asyncio.to_thread(self.write, record)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record; raises OSError if it cannot be written (fail closed)."""

@@ -21,7 +21,7 @@ from citizen_graph.records import CitizenKey
 logger = logging.getLogger("citizen_graph.audit")
 
 
-def record_refusal(
+async def record_refusal(
     audit: AuditLog,
     scope: Scope,
     *,
@@ -45,7 +45,7 @@ def record_refusal(
         who = (client.client_id, client.recipient, None)
     client_id, recipient, role = who
     try:
-        audit.write(
+        await audit.append(
             refusal_record(
                 request_id=scope.get("citizen_graph.request_id", ""),
                 client_id=client_id,

@@ -280,14 +280,20 @@ def _retry_after_s(response: httpx.Response) -> float:
         return 1.0
 
 
+UNREADABLE_ANSWER = "The upstream sent an unreadable answer."
+
+
+def unreadable_answer(source: str) -> UpstreamUnavailable:
+    """The error for a body that is not JSON or not in the upstream's documented shape."""
+    return UpstreamUnavailable(source, UNREADABLE_ANSWER)
+
+
 def json_body(response: httpx.Response, source: str) -> Any:
     """The decoded body, or UPSTREAM_UNAVAILABLE when the upstream sent something else."""
     try:
         return response.json()
     except ValueError:
-        raise UpstreamUnavailable(
-            source, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(source) from None
 
 
 def unexpected_status(source: str, response: httpx.Response) -> UpstreamUnavailable:

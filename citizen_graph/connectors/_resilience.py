@@ -14,6 +14,9 @@ Circuits have two levels, so that one client cannot cut an upstream for the othe
   refused), which no client can choose. An error about one person never counts there.
 - a 429 counts nowhere (see `UpstreamClient._answered`).
 Both levels half-open after `open_s` and let one probe through.
+
+Each takes its clock (and the limiter its sleep) as an argument, so tests move time instead
+of waiting for it.
 """
 
 from __future__ import annotations
@@ -23,17 +26,24 @@ import enum
 import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 MAX_CLIENTS = 1024  # own circuits kept per upstream; the least recently used goes first
+
+Clock = Callable[[], float]  # seconds, monotonic
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class CircuitBreaker:
     """Opens after `threshold` consecutive failures; one probe is let through after `open_s`."""
 
-    def __init__(self, threshold: int, open_s: float) -> None:
+    def __init__(
+        self, threshold: int, open_s: float, clock: Clock = time.monotonic
+    ) -> None:
         self._threshold = threshold
         self._open_s = open_s
+        self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
@@ -42,7 +52,7 @@ class CircuitBreaker:
     def state(self) -> str:
         if self._opened_at is None:
             return "closed"
-        if time.monotonic() - self._opened_at >= self._open_s:
+        if self._clock() - self._opened_at >= self._open_s:
             return "half_open"
         return "open"
 
@@ -77,7 +87,7 @@ class CircuitBreaker:
     def trip(self) -> None:
         """Open now, whatever the count (the shared level decides on its own evidence)."""
         self._failures = 0
-        self._opened_at = time.monotonic()
+        self._opened_at = self._clock()
         self._probing = False
 
 
@@ -107,12 +117,17 @@ class Circuits:
     """One upstream's shared circuit and one circuit per calling client (module docstring)."""
 
     def __init__(
-        self, threshold: int, open_s: float, max_clients: int = MAX_CLIENTS
+        self,
+        threshold: int,
+        open_s: float,
+        max_clients: int = MAX_CLIENTS,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._threshold = threshold
         self._open_s = open_s
         self._max_clients = max_clients
-        self.shared = CircuitBreaker(threshold, open_s)
+        self._clock = clock
+        self.shared = CircuitBreaker(threshold, open_s, clock)
         self._own: OrderedDict[str, CircuitBreaker] = OrderedDict()
         # The shared level's failures in a row: by client, and how many were upstream-wide.
         self._streak: dict[str, int] = {}
@@ -173,7 +188,7 @@ class Circuits:
             self.neutral(admission)
 
     def _count(self, client: str, kind: Failure) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if self._streak and now - self._streak_started > self._open_s:
             self._reset_streak()  # old failures are no evidence of a failing upstream now
         if not self._streak:
@@ -193,7 +208,9 @@ class Circuits:
     def _own_circuit(self, client: str) -> CircuitBreaker:
         breaker = self._own.get(client)
         if breaker is None:
-            breaker = self._own[client] = CircuitBreaker(self._threshold, self._open_s)
+            breaker = self._own[client] = CircuitBreaker(
+                self._threshold, self._open_s, self._clock
+            )
             if len(self._own) > self._max_clients:
                 self._own.popitem(last=False)
         else:
@@ -220,8 +237,12 @@ class SlidingWindowLimiter:
         max_calls: int | None,
         window_s: float = 1.0,
         margin_s: float = 0.2,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._max_calls = max_calls
+        self._clock = clock
+        self._sleep = sleep
         self._span = window_s + margin_s
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
@@ -229,16 +250,16 @@ class SlidingWindowLimiter:
 
     def pause(self, seconds: float) -> None:
         """Honour an upstream's Retry-After: no call at all before it has passed."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def acquire(self, max_wait_s: float) -> None:
         async with self._lock:
-            wait = self._wait_s(time.monotonic())
+            wait = self._wait_s(self._clock())
             if wait > max_wait_s:
                 raise RateLimitExceeded
             if wait > 0:
-                await asyncio.sleep(wait)
-            now = time.monotonic()
+                await self._sleep(wait)
+            now = self._clock()
             if self._max_calls is None:
                 return
             while self._sent and self._sent[0] <= now - self._span:

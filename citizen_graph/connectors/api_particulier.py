@@ -15,6 +15,7 @@ from citizen_graph.connectors._client import (
     UpstreamClient,
     json_body,
     unexpected_status,
+    unreadable_answer,
 )
 from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
 from citizen_graph.records import (
@@ -69,9 +70,7 @@ class ApiParticulierConnector:
         if response.status_code == 200:
             body = json_body(response, SOURCE)
             if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-                raise UpstreamUnavailable(
-                    SOURCE, "The upstream sent an unreadable answer."
-                )
+                raise unreadable_answer(SOURCE)
             return body["data"]
         raise _error(response)
 
@@ -129,9 +128,7 @@ def _family_quotient(data: dict[str, Any]) -> FamilyQuotient:
             children=tuple(_member(m) for m in data.get("enfants") or ()),
         )
     except (AttributeError, TypeError, ValueError):
-        raise UpstreamUnavailable(
-            SOURCE, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(SOURCE) from None
 
 
 def _member(item: dict[str, Any]) -> FamilyMember:
@@ -150,9 +147,7 @@ def _student_status(data: dict[str, Any]) -> StudentStatus:
             admissions=tuple(_admission(a) for a in data.get("admissions") or ())
         )
     except (AttributeError, TypeError, ValueError):
-        raise UpstreamUnavailable(
-            SOURCE, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(SOURCE) from None
 
 
 def _admission(item: dict[str, Any]) -> Admission:

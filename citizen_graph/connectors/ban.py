@@ -15,8 +15,8 @@ from citizen_graph.connectors._client import (
     UpstreamClient,
     json_body,
     unexpected_status,
+    unreadable_answer,
 )
-from citizen_graph.errors import UpstreamUnavailable
 from citizen_graph.records import GeocodedAddress
 
 SOURCE = "ban"
@@ -45,7 +45,7 @@ class BanConnector:
         body = json_body(response, SOURCE)
         features = body.get("features") if isinstance(body, dict) else None
         if not isinstance(features, list):
-            raise UpstreamUnavailable(SOURCE, "The upstream sent an unreadable answer.")
+            raise unreadable_answer(SOURCE)
         return _from_feature(features[0]) if features else None
 
     async def _search_csv(self, queries: Sequence[str]) -> list[GeocodedAddress | None]:
@@ -87,9 +87,7 @@ def _from_feature(feature: dict[str, Any]) -> GeocodedAddress:
             ban_id=props.get("id"),
         )
     except (KeyError, TypeError, ValueError):
-        raise UpstreamUnavailable(
-            SOURCE, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(SOURCE) from None
 
 
 def _from_row(row: dict[str, str]) -> GeocodedAddress:
@@ -107,9 +105,7 @@ def _from_row(row: dict[str, str]) -> GeocodedAddress:
             ban_id=row.get("result_id") or None,
         )
     except (KeyError, ValueError):
-        raise UpstreamUnavailable(
-            SOURCE, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(SOURCE) from None
 
 
 def _float(value: Any) -> float | None:

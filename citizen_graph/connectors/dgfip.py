@@ -21,6 +21,7 @@ from citizen_graph.connectors._client import (
     UpstreamClient,
     json_body,
     unexpected_status,
+    unreadable_answer,
 )
 from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
 from citizen_graph.records import Declarant, TaxAddress, TaxHistory, TaxSituation
@@ -91,9 +92,7 @@ class ClientCredentials(httpx.Auth):
             self._token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 300))
         except (KeyError, TypeError, ValueError):
-            raise UpstreamUnavailable(
-                SOURCE, "The upstream sent an unreadable answer."
-            ) from None
+            raise unreadable_answer(SOURCE) from None
         self._expires_at = time.monotonic() + max(
             lifetime - TOKEN_MARGIN_S, lifetime / 2
         )
@@ -181,9 +180,7 @@ def _situation(item: Any, income_year: int | None) -> TaxSituation:
             address=_address(item),
         )
     except (AttributeError, TypeError, ValueError):
-        raise UpstreamUnavailable(
-            SOURCE, "The upstream sent an unreadable answer."
-        ) from None
+        raise unreadable_answer(SOURCE) from None
 
 
 def _declarant(item: dict[str, Any], n: str) -> Declarant | None:

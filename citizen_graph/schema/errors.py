@@ -44,7 +44,7 @@ NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 # The messages of Strawberry's limiters and graphql-core's token limit (numbers are limits).
 LIMIT = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|contains more than \d+ tokens"
-    r"|exceeds maximum directives"
+    r"|exceeds maximum directives|is nested too deeply"  # the last: graphql-core's parser
 )
 
 

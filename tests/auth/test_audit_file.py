@@ -1,10 +1,12 @@
 """The audit file itself: a keyed chain across restarts and rotations, seals, retention, and
 `verify` against each way of tampering with it; refusal records."""
 
+import asyncio
 import datetime
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -407,3 +409,18 @@ def test_an_active_file_removed_with_its_seal_file_is_seen_after_a_restart(
     [problem] = verify_files([*rotated_files(path), path], CHAIN).breaks
     assert "the chain was restarted" in problem.reason
     assert "(removed)" in problem.reason
+
+
+def test_append_writes_off_the_event_loop(tmp_path: Path) -> None:
+    threads: list[threading.Thread] = []
+
+    class Spy(AuditLog):
+        def write(self, record: dict[str, object]) -> None:
+            threads.append(threading.current_thread())
+            super().write(record)
+
+    log = Spy(config(tmp_path / "audit.jsonl"))
+    asyncio.run(log.append({"request_id": "off-loop"}))
+    assert threads
+    assert threads[0] is not threading.main_thread()
+    assert json.loads(lines_of(tmp_path / "audit.jsonl")[0])["request_id"] == "off-loop"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from graphql import parse
+from syrupy.assertion import SnapshotAssertion
 
 from citizen_graph.auth.decision import Decision, decide
 from citizen_graph.auth.policy import load_policy
@@ -13,6 +15,7 @@ from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.schema import build_schema
 from citizen_graph.schema.subjects import SubjectReader
 from tests.conftest import ALICE, ALICE_IDENTITY
+from tests.snapshots import JsonSnapshot
 
 SCHEMA = build_schema()._schema
 POLICY = load_policy(SCHEMA)
@@ -114,3 +117,59 @@ def test_variables_that_do_not_coerce_leave_the_decision_incomplete() -> None:
     )
     assert not found.complete
     assert found.subjects == []
+
+
+BYPASS_SHAPES = {
+    "direct": "{ c: citizen(fiscalNumber: $f) { taxNotice { taxAmount shares } } }",
+    "alias": "{ c: citizen(fiscalNumber: $f) { t: taxNotice { amount: taxAmount } } }",
+    "named_fragment": "{ c: citizen(fiscalNumber: $f) { ...T } } "
+    "fragment T on Citizen { taxNotice { taxAmount referenceTaxIncome } }",
+    "inline_fragment": "{ c: citizen(fiscalNumber: $f) { ... on Citizen { "
+    "address { banId label } } } }",
+    "skip_include_with_variables": "{ c: citizen(fiscalNumber: $f) { "
+    "taxNotice @include(if: $yes) { taxAmount } "
+    "address @skip(if: $yes) { banId } } }",
+    "entities": "query($r: [_Any!]!) { _entities(representations: $r) { "
+    "... on Citizen { taxNotice { taxAmount } identity { birthName } } } }",
+    "typename_alone": "{ c: citizen(fiscalNumber: $f) { familyQuotient { "
+    "children { __typename } } } }",
+    "list": "query($k: [CitizenKeyInput!]!) { citizens(keys: $k) { "
+    "studentStatus { enrolled } taxNotice { grossIncome dependents } } }",
+    "introspection_alongside": "{ __schema { __typename } "
+    "c: citizen(fiscalNumber: $f) { taxNotice { taxAmount } } }",
+}
+
+
+def declared(query: str) -> str:
+    """Give each shape the variable declarations it uses."""
+    if query.startswith("query"):
+        return query
+    uses = [v for v in ("f", "yes") if f"${v}" in query]
+    types = {"f": "String", "yes": "Boolean!"}
+    head = ", ".join(f"${v}: {types[v]}" for v in uses)
+    return f"query({head}) {query}" if head else query
+
+
+@pytest.mark.parametrize("shape", sorted(BYPASS_SHAPES))
+@pytest.mark.parametrize("role", ["family_portal", "address_check"])
+def test_each_bypass_shape_gets_the_same_verdicts_as_its_snapshot(
+    shape: str, role: str, snapshot: SnapshotAssertion
+) -> None:
+    from citizen_graph.records import CitizenKey
+
+    known = IDS.encode(CitizenKey(fiscal_number=ALICE, identity=None))
+    variables = {
+        "f": ALICE,
+        "yes": True,
+        "r": [{"__typename": "Citizen", "id": known}],
+        "k": [{"fiscalNumber": ALICE}, {"fiscalNumber": "3000000000012"}],
+    }
+    found = verdict(declared(BYPASS_SHAPES[shape]), role=role, variables=variables)
+    assert {
+        "forbidden": {"/".join(path): c for path, c in sorted(found.forbidden.items())},
+        "hollow": sorted("/".join(path) for path in found.hollow),
+        "permitted": sorted(found.allowed),
+        "denied": sorted(found.denied),
+        "citizens": found.citizens,
+        "cost": found.cost,
+    } == snapshot.use_extension(JsonSnapshot)

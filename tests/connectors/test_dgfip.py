@@ -1,13 +1,19 @@
 """The DGFiP connector against the simulated API Impôt particulier, over loopback."""
 
 import datetime
+import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from citizen_graph.connectors import Connectors
+from citizen_graph.connectors import Connectors, dgfip
+from citizen_graph.connectors._client import UpstreamClient
+from citizen_graph.connectors.dgfip import DgfipConnector
 from citizen_graph.errors import NotFound
+from citizen_graph.sandbox.dgfip import TOKEN_LIFETIME_S
 from tests.conftest import ALICE, PAUL, upstream_calls
+from tests.connectors.conftest import Answer, FakeClock, ScriptedUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +78,38 @@ async def test_unknown_fiscal_number_and_year_are_not_found(
         await connectors.dgfip.tax_history("3999999999999")
     with pytest.raises(NotFound, match="income year"):
         await connectors.dgfip.tax_situation(ALICE, 2001)
+
+
+async def test_each_dgfip_call_carries_a_fresh_correlation_id(
+    upstream: ScriptedUpstream, open_client: Callable[..., UpstreamClient]
+) -> None:
+    upstream.otherwise = Answer(410, body=b'{"codeapp": "4102"}')
+    dgfip = DgfipConnector(open_client("dgfip"), "test")
+    for spi in (ALICE, ALICE, PAUL):
+        with pytest.raises(NotFound):
+            await dgfip.tax_history(spi)
+    with pytest.raises(NotFound):
+        await dgfip.tax_situation(ALICE, 2024)
+    ids = [r.headers["x-correlation-id"] for r in upstream.received]
+    assert len(ids) == 4
+    assert len(set(ids)) == 4
+    assert all(uuid.UUID(i).version == 4 for i in ids)
+
+
+async def test_the_token_is_renewed_a_minute_before_it_expires(
+    connectors: Connectors,
+    sandbox: httpx.Client,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The gateway's clock only: the sandbox still accepts the first token throughout.
+    monkeypatch.setattr(dgfip, "time", clock)
+    await connectors.dgfip.tax_history(ALICE)
+    assert token_calls(sandbox) == 1
+    clock.advance(TOKEN_LIFETIME_S - 61)
+    await connectors.dgfip.tax_history(PAUL)
+    assert token_calls(sandbox) == 1
+    clock.advance(2)  # 59 s before it expires
+    await connectors.dgfip.tax_history(ALICE)
+    assert token_calls(sandbox) == 2
+    assert upstream_calls(sandbox, "dgfip") == 3

@@ -9,7 +9,12 @@ from citizen_graph.connectors._client import ClientConfig, UpstreamClient
 from citizen_graph.connectors.api_particulier import ApiParticulierConnector
 from citizen_graph.connectors.ban import BanConnector
 from citizen_graph.connectors.dgfip import DgfipConnector
-from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
+from citizen_graph.errors import (
+    BadUserInput,
+    CitizenGraphError,
+    NotFound,
+    UpstreamUnavailable,
+)
 from citizen_graph.records import PivotIdentity
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +57,7 @@ def assert_leaks_nothing(error: Exception) -> None:
     ],
 )
 async def test_dgfip_statuses_map_to_contract_errors(
-    status: int, codeapp: str | None, expected: type[Exception]
+    status: int, codeapp: str | None, expected: type[CitizenGraphError]
 ) -> None:
     dgfip = DgfipConnector(
         client("dgfip", answer(status, {"codeapp": codeapp})), "test"

@@ -269,3 +269,13 @@ def test_a_request_that_is_not_a_post_is_refused_as_json_and_recorded(
     [record] = records(gateway.audit_file)
     assert record["refusal"] == {"code": "BAD_USER_INPUT", "status": 405}
     assert record["client_id"] == "demo-client-family-portal"
+
+
+def test_each_record_is_on_disk_before_its_response_arrives(
+    gateway: GatewayClient,
+) -> None:
+    # With `test_an_unwritable_audit_fails_closed`, which can only pass if the write is
+    # awaited before the answer, this fails for a record written after the response.
+    for n in range(1, 21):
+        gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY})
+        assert len(records(gateway.audit_file)) == n

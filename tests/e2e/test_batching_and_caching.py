@@ -1,7 +1,13 @@
 """Each upstream is called once per key at most, identical keys once, and never twice for
 the same upstream request while the cache holds it."""
 
+import uuid
+from functools import _lru_cache_wrapper
+from typing import Any, cast
+
 import httpx
+from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions.validation_cache import _get_validate_cache
 
 from tests.conftest import (
     ALICE,
@@ -32,7 +38,7 @@ def test_one_citizen_all_fields_calls_each_upstream_operation_once(
     assert upstream_calls(sandbox, "ban") == 1
 
 
-def test_fifty_citizens_make_at_most_one_call_per_citizen_and_two_ban_calls(
+def test_fifty_citizens_make_at_most_one_call_per_citizen_and_one_ban_call(
     gateway: GatewayClient, sandbox: httpx.Client
 ) -> None:
     citizens = catalogue(sandbox, 50)
@@ -45,7 +51,7 @@ def test_fifty_citizens_make_at_most_one_call_per_citizen_and_two_ban_calls(
     assert upstream_calls(sandbox, "dgfip") <= 50
     assert upstream_calls(sandbox, "api_particulier", QF) <= 50
     assert upstream_calls(sandbox, "api_particulier", STUDENT) <= 50
-    assert upstream_calls(sandbox, "ban") <= 2
+    assert upstream_calls(sandbox, "ban") == 1  # one CSV batch for every address
     stats = sandbox.get("/_sandbox/stats").json()["upstreams"]["api_particulier"]
     assert "429" not in stats["statuses"]  # the client-side limiter kept under 20/s
     assert "409" not in stats["statuses"]
@@ -119,3 +125,33 @@ def test_the_cache_is_shared_by_requests_but_not_by_recipients(
     assert upstream_calls(sandbox, "api_particulier", QF) == 1
     gateway.query(query, variables, key="demo-family-portal")  # another SIRET
     assert upstream_calls(sandbox, "api_particulier", QF) == 2
+
+
+def test_a_typename_only_selection_calls_no_upstream(
+    gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    query = """query($f: String, $i: PivotIdentityInput, $k: [CitizenKeyInput!]!) {
+      citizen(fiscalNumber: $f, identity: $i) { __typename }
+      citizens(keys: $k) { __typename } }"""
+    variables = {"f": ALICE, "i": ALICE_IDENTITY, "k": [{"fiscalNumber": PAUL}]}
+    result = gateway.query(query, variables)
+    assert result["data"] == {
+        "citizen": {"__typename": "Citizen"},
+        "citizens": [{"__typename": "Citizen"}],
+    }
+    for upstream in ("dgfip", "api_particulier", "ban"):
+        assert upstream_calls(sandbox, upstream) == 0, upstream
+
+
+def test_a_repeated_query_is_parsed_and_validated_once(
+    gateway: GatewayClient,
+) -> None:
+    parse = cast("_lru_cache_wrapper[Any]", _get_parse_cache(256))  # ParserCache's
+    validate = cast("_lru_cache_wrapper[Any]", _get_validate_cache(256))
+    query = f"query Unique_{uuid.uuid4().hex} {{ viewer {{ role clientId }} }}"
+    before = parse.cache_info(), validate.cache_info()
+    for _ in range(3):
+        gateway.query(query)
+    after = parse.cache_info(), validate.cache_info()
+    for cache, old, new in zip(("parse", "validate"), before, after, strict=True):
+        assert (new.misses - old.misses, new.hits - old.hits) == (1, 2), cache

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import ALICE, ALICE_IDENTITY, GatewayClient, upstream_calls
 from tests.e2e.queries import ONE_CITIZEN
+from tests.e2e.test_boundaries import deep
 
 IDENTITY_AND_QF = """query($f: String, $i: PivotIdentityInput) {
   citizen(fiscalNumber: $f, identity: $i) { identity { birthName } familyQuotient { value } } }"""
@@ -217,11 +218,23 @@ def test_validation_errors_carry_no_suggestions(gateway: GatewayClient) -> None:
     assert "Did you mean" not in response.text
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(
+            "{ " + " ".join(f"a{i}: viewer {{ role }}" for i in range(20)) + " }",
+            id="20 aliases",
+        ),
+        pytest.param(deep(9), id="depth 9"),
+        pytest.param(deep(150), id="depth 150"),
+        pytest.param(deep(400), id="depth 400"),  # refused by graphql-core's parser
+    ],
+)
 def test_too_deep_or_too_aliased_queries_are_too_complex(
-    gateway: GatewayClient,
+    gateway: GatewayClient, document: str
 ) -> None:
-    aliases = " ".join(f"a{i}: viewer {{ role }}" for i in range(20))
-    result = gateway.post(f"{{ {aliases} }}").json()
+    result = gateway.post(document).json()
+    assert result["data"] is None
     assert [e["extensions"]["code"] for e in result["errors"]] == ["QUERY_TOO_COMPLEX"]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Secret
 from starlette.middleware import Middleware
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import (
@@ -29,6 +29,12 @@ from citizen_graph.auth.credentials import (
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import fetch_sandbox_credentials, open_connectors
+from citizen_graph.edge.authentication import Authentication
+from citizen_graph.edge.body_limit import BodyLimit
+from citizen_graph.edge.methods import Methods
+from citizen_graph.edge.refusals import Refusals
+from citizen_graph.edge.request_id import RequestIdMiddleware
+from citizen_graph.edge.request_scope import RequestScope
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.schema import CitizenSchema, build_schema
@@ -36,14 +42,7 @@ from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import Metrics
-from citizen_graph.views import (
-    GraphQLEndpoint,
-    RequestIdMiddleware,
-    Services,
-    healthz,
-    metrics,
-    readyz,
-)
+from citizen_graph.views import GraphQLView, Services, healthz, metrics, readyz
 
 SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
 SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
@@ -54,7 +53,7 @@ class _LateEndpoint:
     """The /graphql ASGI app, which only exists once the lifespan has opened the services."""
 
     def __init__(self) -> None:
-        self.endpoint: GraphQLEndpoint | None = None
+        self.endpoint: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.endpoint is not None, "the lifespan has not run"
@@ -90,7 +89,7 @@ def create_app(settings: Settings) -> Starlette:
                 metrics=Metrics(),
                 subjects=SubjectReader(ids),
             )
-            graphql.endpoint = GraphQLEndpoint(services)
+            graphql.endpoint = http_stage(services)
             app.state.services = services
             yield
 
@@ -101,9 +100,31 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware)],  # every route, health included
         lifespan=lifespan,
     )
+
+
+def http_stage(services: Services) -> ASGIApp:
+    """The /graphql request path: its parts outermost first, Strawberry's view last.
+
+    Each part refuses by raising the project's error, which `Refusals` answers as JSON and
+    records in the audit; the GraphQL stage (limits, the decision, contract errors, the
+    audit of what was read) runs inside the view.
+    """
+    server = services.settings.server
+    view = GraphQLView(services)
+    parts: list[Callable[[ASGIApp], ASGIApp]] = [
+        lambda app: RequestScope(app, server.request_deadline_s, services.metrics),
+        lambda app: Refusals(app, services.audit, services.credentials),
+        lambda app: Methods(app, ide=view),
+        lambda app: Authentication(app, services.credentials, services.policy),
+        lambda app: BodyLimit(app, server.max_body_bytes),
+    ]
+    app: ASGIApp = view
+    for part in reversed(parts):
+        app = part(app)
+    return app
 
 
 async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:

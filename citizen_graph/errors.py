@@ -2,6 +2,7 @@
 
     CitizenGraphError                    INTERNAL
     ├── BadUserInput                     BAD_USER_INPUT
+    │   └── MethodNotAllowed             BAD_USER_INPUT    (HTTP 405)
     ├── MissingKey                       MISSING_KEY
     ├── QueryTooComplex                  QUERY_TOO_COMPLEX
     ├── AuthError
@@ -42,6 +43,11 @@ class BadUserInput(CitizenGraphError):
     code = "BAD_USER_INPUT"
     http_status = 400
     default_message = "Invalid input."
+
+
+class MethodNotAllowed(BadUserInput):
+    http_status = 405
+    default_message = "Send GraphQL requests as POST with a JSON body."
 
 
 class MissingKey(CitizenGraphError):

@@ -1,16 +1,14 @@
-"""The HTTP edge: /graphql (credentials, size limit, deadline, then Strawberry), health, metrics.
+"""The GraphQL view (Strawberry's, last of the HTTP stage), its audit write, and health,
+readiness and metrics; the `Services` the lifespan opens.
 
-Credential errors are answered here as JSON GraphQL errors with their HTTP status, before any
-parsing or execution; Strawberry's own `get_context` would turn them into plain text.
+The parts before the view (request scope, refusals, method, authentication, body limit) are in
+`citizen_graph/edge/`, composed in order by `app.py`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +16,6 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -28,7 +25,6 @@ from citizen_graph.auth.audit import AuditLog, audit_record
 from citizen_graph.auth.credentials import (
     Caller,
     Credentials,
-    carries_identifier,
 )
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.refusals import record_refusal
@@ -37,12 +33,8 @@ from citizen_graph.connectors import Connectors
 from citizen_graph.context import Context
 from citizen_graph.errors import (
     BadUserInput,
-    CitizenGraphError,
-    PurposeRequired,
-    QueryTooComplex,
 )
 from citizen_graph.ids import CitizenIdCodec
-from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
 from citizen_graph.schema.errors import contract_error, schema_names
@@ -57,7 +49,6 @@ INTERNAL_AUDIT: dict[str, Any] = {
 }
 logger = logging.getLogger("citizen_graph.views")
 MAX_ERRORS = 10  # pre-execution errors reported for one document
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass
@@ -173,149 +164,12 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
 
-class GraphQLEndpoint:
-    """POST: authenticate, bound the body, open the deadline scope, run the GraphQL view."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.view = GraphQLView(services)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        if request.method != "POST":
-            await self._not_post(request, scope, receive, send)
-            return
-        started = time.monotonic()
-        scope["citizen_graph.started"] = started
-        caller: Caller | None = None
-        try:
-            caller = self.services.credentials.authenticate(request.headers)
-            if (
-                self.services.policy.role(caller.role).purpose_required
-                and not caller.purpose
-            ):
-                raise PurposeRequired
-            scope["citizen_graph.caller"] = caller
-            receive = _bounded(
-                scope, receive, self.services.settings.server.max_body_bytes
-            )
-        except CitizenGraphError as error:
-            client = (
-                None if caller else self.services.credentials.identify(request.headers)
-            )
-            await record_refusal(
-                self.services.audit,
-                scope,
-                caller=caller,
-                client=client,
-                code=error.code,
-                http_status=error.http_status,
-                purpose_given=bool(request.headers.get("x-purpose")),
-            )
-            await _error_response(error)(scope, receive, send)
-            self.services.metrics.observe_request(error.http_status, 0.0, ())
-            return
-        status = 200
-        plain_text_error: Message | None = None
-
-        async def send_json(message: Message) -> None:
-            # Strawberry answers HTTP-level problems (bad JSON, no query, unknown
-            # operation, batching) in plain text: give them the contract's JSON body.
-            nonlocal status, plain_text_error
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                content_type = dict(message.get("headers", [])).get(
-                    b"content-type", b""
-                )
-                if status >= 400 and content_type.startswith(b"text/plain"):
-                    plain_text_error = message
-                    return
-            elif plain_text_error is not None:
-                error = BadUserInput(_reason(message.get("body", b"")))
-                logger.warning(
-                    "request refused before parsing", extra={"status": status}
-                )
-                await record_refusal(
-                    self.services.audit,
-                    scope,
-                    caller=caller,
-                    code=error.code,
-                    http_status=status,
-                )
-                await _error_response(error, status)(scope, receive, send)
-                return
-            await send(message)
-
-        with calls.request_scope(
-            self.services.settings.server.request_deadline_s,
-            scope.get("citizen_graph.request_id", ""),
-            # Circuits count organisations: two keys of one body are one witness.
-            client=caller.recipient,
-        ) as rs:
-            try:
-                await self.view(scope, receive, send_json)
-            except _BodyTooLarge:
-                status = 413
-                too_large = QueryTooComplex("The request body is too large.")
-                await record_refusal(
-                    self.services.audit,
-                    scope,
-                    caller=caller,
-                    code=too_large.code,
-                    http_status=status,
-                )
-                await _error_response(too_large)(scope, receive, send)
-            except Exception:
-                logger.exception("request failed unexpectedly")
-                status = 500
-                if not scope.get("citizen_graph.audited"):
-                    await record_refusal(
-                        self.services.audit,
-                        scope,
-                        caller=caller,
-                        code="INTERNAL",
-                        http_status=status,
-                        subjects=_context_subjects(scope),
-                    )
-                await _error_response(CitizenGraphError())(scope, receive, send)
-        self.services.metrics.observe_request(
-            status, time.monotonic() - started, rs.calls
-        )
-
-    async def _not_post(
-        self, request: Request, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """GET serves GraphiQL to browsers; anything else is refused, and recorded."""
-        html = "text/html" in request.headers.get("accept", "")
-        if request.method == "GET" and html and "query" not in request.query_params:
-            await self.view(scope, receive, send)
-            return
-        error = BadUserInput("Send GraphQL requests as POST with a JSON body.")
-        await record_refusal(
-            self.services.audit,
-            scope,
-            caller=None,
-            client=self.services.credentials.identify(request.headers),
-            code=error.code,
-            http_status=405,
-        )
-        response = _error_response(error, 405)
-        response.headers["Allow"] = "GET, POST"
-        await response(scope, receive, send)
-        self.services.metrics.observe_request(405, 0.0, ())
-
-
 def _refused_before_execution(context: Context, result: ExecutionResult) -> bool:
     """Parse, validation, limits or variables refused it: no resolver ran."""
     if not result.errors or result.data is not None:
         return False
     decision = context.decision
     return decision is None or not decision.complete or decision.refused
-
-
-def _context_subjects(scope: Scope) -> list[CitizenKey]:
-    context: Context | None = scope.get("citizen_graph.context")
-    return context.subjects if context is not None else []
 
 
 def _bounded_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -327,72 +181,6 @@ def _bounded_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
         *errors[:MAX_ERRORS],
         GraphQLError(summary.message, extensions=summary.extensions),
     ]
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _reason(body: bytes) -> str:
-    """Strawberry's own reason, when short and free of input values."""
-    text = body.decode("utf-8", "replace").strip()
-    if not text or len(text) > 120 or '"' in text:
-        return "The request is not a valid GraphQL request."
-    return text if text.endswith(".") else text + "."
-
-
-def _bounded(scope: Scope, receive: Receive, limit: int) -> Receive:
-    declared = dict(scope["headers"]).get(b"content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise QueryTooComplex("The request body is too large.")
-    received = 0
-
-    async def bounded_receive() -> Message:
-        nonlocal received
-        message = await receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise _BodyTooLarge
-        return message
-
-    return bounded_receive
-
-
-def _error_response(error: CitizenGraphError, status: int | None = None) -> Response:
-    body = {
-        "data": None,
-        "errors": [{"message": error.message, "extensions": error.extensions}],
-    }
-    return JSONResponse(body, status_code=status or error.http_status)
-
-
-class RequestIdMiddleware:
-    """Take a safe X-Request-Id or make one; echo it on the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        # A client's id goes to logs, the audit and upstreams: never one carrying an
-        # identifier (a fiscal number as a request id).
-        safe = REQUEST_ID.fullmatch(given) and not carries_identifier(given)
-        request_id = given if safe else str(uuid.uuid4())
-        scope["citizen_graph.request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 async def healthz(request: Request) -> Response:

@@ -1,0 +1,29 @@
+"""Who is calling: the credential, the declared role, the purpose the role may require."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from citizen_graph import calls
+from citizen_graph.auth.credentials import Credentials
+from citizen_graph.auth.policy import Policy
+from citizen_graph.errors import PurposeRequired
+
+
+class Authentication:
+    def __init__(self, app: ASGIApp, credentials: Credentials, policy: Policy) -> None:
+        self.app = app
+        self.credentials = credentials
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caller = self.credentials.authenticate(Headers(scope=scope))
+        if self.policy.role(caller.role).purpose_required and not caller.purpose:
+            raise PurposeRequired
+        scope["citizen_graph.caller"] = caller
+        journal = calls.current_scope()
+        if journal is not None:
+            # Circuits count organisations: two keys of one body are one witness.
+            journal.client = caller.recipient
+        await self.app(scope, receive, send)

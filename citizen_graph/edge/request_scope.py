@@ -1,0 +1,38 @@
+"""Open the request's scope (deadline, journal of upstream calls) and count the request."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from citizen_graph import calls
+from citizen_graph.telemetry import Metrics
+
+
+class RequestScope:
+    def __init__(self, app: ASGIApp, deadline_s: float, metrics: Metrics) -> None:
+        self.app = app
+        self.deadline_s = deadline_s
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        scope["citizen_graph.started"] = started
+        status = 500  # if nothing is ever sent
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with calls.request_scope(
+            self.deadline_s, scope.get("citizen_graph.request_id", "")
+        ) as journal:
+            try:
+                await self.app(scope, receive, send_counted)
+            finally:
+                self.metrics.observe_request(
+                    status, time.monotonic() - started, journal.calls
+                )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.settings import CacheSettings
 
@@ -106,7 +106,7 @@ class UpstreamCache:
 
     async def _wait(self, operation: str, shared: asyncio.Future[Any]) -> Any:
         """A shared call, awaited within this request's own deadline (the call goes on)."""
-        scope = calls.current_scope()
+        scope = request_scope.current_scope()
         try:
             async with asyncio.timeout(scope.remaining_s() if scope else None):
                 return await asyncio.shield(shared)
@@ -132,7 +132,9 @@ class UpstreamCache:
 
     def _journal_hit(self, operation: str) -> None:
         source = self._operations[operation].source
-        calls.record(calls.UpstreamCall(source, operation, None, 0.0, cached=True))
+        request_scope.record(
+            request_scope.UpstreamCall(source, operation, None, 0.0, cached=True)
+        )
 
     def _start(
         self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[Any]]

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from citizen_graph.calls import UpstreamCall
+from citizen_graph.request_scope import UpstreamCall
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 

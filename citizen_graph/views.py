@@ -20,7 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.auth.audit import AuditLog, audit_record
 from citizen_graph.auth.credentials import (
     Caller,
@@ -128,7 +128,7 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Any, context: Context, result: ExecutionResult
     ) -> None:
         """Written before the response is sent, for every request that touched a citizen."""
-        scope = calls.current_scope()
+        scope = request_scope.current_scope()
         decision = context.decision
         await self.services.audit.append(
             audit_record(

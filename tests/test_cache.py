@@ -112,7 +112,7 @@ async def test_no_match_is_cached_only_briefly() -> None:
 
 
 async def test_a_waiter_gives_up_at_its_own_deadline_and_the_call_goes_on() -> None:
-    from citizen_graph import calls
+    from citizen_graph import request_scope
 
     cache = UpstreamCache(CacheSettings())
     release = asyncio.Event()
@@ -123,7 +123,7 @@ async def test_a_waiter_gives_up_at_its_own_deadline_and_the_call_goes_on() -> N
 
     first = asyncio.ensure_future(cache.get("tax_history", "k", slow))
     await asyncio.sleep(0)
-    with calls.request_scope(0.01), pytest.raises(UpstreamUnavailable):
+    with request_scope.open_scope(0.01), pytest.raises(UpstreamUnavailable):
         await cache.get("tax_history", "k", slow)
     release.set()
     assert await first == "value"

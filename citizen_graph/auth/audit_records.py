@@ -16,8 +16,8 @@ from dataclasses import asdict
 from typing import Any
 
 from citizen_graph.auth.credentials import Caller, carries_identifier
-from citizen_graph.calls import UpstreamCall
 from citizen_graph.records import CitizenKey
+from citizen_graph.request_scope import UpstreamCall
 
 OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 

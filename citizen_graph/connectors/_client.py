@@ -4,8 +4,8 @@ The wrapper applies, in order: the circuits (the calling client's and the shared
 `_resilience.Circuits`), the request's deadline, the client-side rate limit, one budgeted retry
 for idempotent calls on connection errors, 502 and 503 (never on an error about one person),
 and the one translation of httpx exceptions into the project's errors. It reports each call to
-the request journal (`calls.record`). It never logs or raises anything built from an httpx
-exception: those carry the upstream URL, fiscal number included.
+the request journal (`request_scope.record`). It never logs or raises anything built from an
+httpx exception: those carry the upstream URL, fiscal number included.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.connectors._resilience import (
     Admission,
     CircuitBreaker,
@@ -113,8 +113,8 @@ class UpstreamClient:
         request = self._http.build_request(
             method, path, params=params, headers=headers, files=files, data=data
         )
-        if calls.request_id():  # lets the upstream's logs be matched to ours
-            request.headers["X-Request-ID"] = calls.request_id()
+        if request_scope.request_id():  # lets the upstream's logs be matched to ours
+            request.headers["X-Request-ID"] = request_scope.request_id()
         self._budget.deposit()
         attempt = 0
         while True:
@@ -139,7 +139,8 @@ class UpstreamClient:
         return (
             method == "GET"
             and attempt == 1
-            and calls.remaining_s(self.config.read_timeout_s) > MIN_RETRY_WINDOW_S
+            and request_scope.remaining_s(self.config.read_timeout_s)
+            > MIN_RETRY_WINDOW_S
             and self._budget.withdraw()
         )
 
@@ -147,7 +148,7 @@ class UpstreamClient:
         self, operation: str, request: httpx.Request
     ) -> httpx.Response | None:
         """One HTTP exchange; None on a connection error that may be retried."""
-        admission = self.circuits.admit(calls.client_id())
+        admission = self.circuits.admit(request_scope.client_id())
         if admission is None:
             raise UpstreamUnavailable(
                 self.source, "The upstream is temporarily disabled."
@@ -166,7 +167,9 @@ class UpstreamClient:
             # One slot per pooled connection: a request counted by the rate limiter
             # never waits in httpx's pool afterwards, and a hanging upstream holds its
             # own slots only (bulkhead).
-            async with asyncio.timeout(calls.remaining_s(self.config.read_timeout_s)):
+            async with asyncio.timeout(
+                request_scope.remaining_s(self.config.read_timeout_s)
+            ):
                 await self._slots.acquire()
         except TimeoutError:
             raise UpstreamUnavailable(
@@ -180,9 +183,9 @@ class UpstreamClient:
     async def _send(
         self, operation: str, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
-        await self._throttle(calls.remaining_s(self.config.read_timeout_s))
+        await self._throttle(request_scope.remaining_s(self.config.read_timeout_s))
         started = time.monotonic()
-        remaining = calls.remaining_s(self.config.read_timeout_s)
+        remaining = request_scope.remaining_s(self.config.read_timeout_s)
         if remaining <= 0:
             raise UpstreamUnavailable(
                 self.source, "The upstream did not answer in time."
@@ -266,8 +269,8 @@ class UpstreamClient:
         self, operation: str, started: float, status: int | None, request_id: str | None
     ) -> None:
         duration_ms = (time.monotonic() - started) * 1000
-        calls.record(
-            calls.UpstreamCall(
+        request_scope.record(
+            request_scope.UpstreamCall(
                 self.source, operation, status, round(duration_ms, 1), False, request_id
             )
         )

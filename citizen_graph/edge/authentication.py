@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.auth.credentials import Credentials
 from citizen_graph.auth.policy import Policy
 from citizen_graph.errors import PurposeRequired
@@ -22,7 +22,7 @@ class Authentication:
         if self.policy.role(caller.role).purpose_required and not caller.purpose:
             raise PurposeRequired
         scope["citizen_graph.caller"] = caller
-        journal = calls.current_scope()
+        journal = request_scope.current_scope()
         if journal is not None:
             # Circuits count organisations: two keys of one body are one witness.
             journal.client = caller.recipient

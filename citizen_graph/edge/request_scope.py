@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.telemetry import Metrics
 
 
@@ -27,7 +27,7 @@ class RequestScope:
                 status = message["status"]
             await send(message)
 
-        with calls.request_scope(
+        with request_scope.open_scope(
             self.deadline_s, scope.get("citizen_graph.request_id", "")
         ) as journal:
             try:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from citizen_graph import calls
+from citizen_graph import request_scope
 from citizen_graph.connectors import _particulier_provider_error
 from citizen_graph.connectors._client import UpstreamClient
 from citizen_graph.connectors.dgfip import DgfipConnector
@@ -37,7 +37,7 @@ async def call(
     deadline_s: float = 5.0,
 ) -> int | str:
     """The status the client returned, or the message of the error it raised."""
-    with calls.request_scope(deadline_s, client=caller):
+    with request_scope.open_scope(deadline_s, client=caller):
         try:
             response = await client.request("search", method, "/search/")
         except UpstreamUnavailable as error:
@@ -160,7 +160,7 @@ async def test_a_post_whose_connection_was_refused_is_not_retried(
     client = open_client(base_url=f"http://127.0.0.1:{closed_port}")
     for method, attempts in (("GET", 2), ("POST", 1)):
         with (
-            calls.request_scope(5.0, client=method) as scope,
+            request_scope.open_scope(5.0, client=method) as scope,
             pytest.raises(UpstreamUnavailable),
         ):
             await client.request("search", method, "/search/")
@@ -187,12 +187,12 @@ async def test_connection_errors_seen_by_one_client_cut_every_client(
         breaker_threshold=2,
     )
     with (
-        calls.request_scope(5.0, client="a") as first,
+        request_scope.open_scope(5.0, client="a") as first,
         pytest.raises(UpstreamUnavailable),
     ):
         await client.request("search", "GET", "/search")
     with (
-        calls.request_scope(5.0, client="b") as second,
+        request_scope.open_scope(5.0, client="b") as second,
         pytest.raises(UpstreamUnavailable),
     ):
         await client.request("search", "GET", "/search")
@@ -263,7 +263,7 @@ async def test_upstream_failure_logs_carry_no_url_or_fiscal_number(
         try:
             for connector, deadline_s in attempts:
                 with (
-                    calls.request_scope(deadline_s),
+                    request_scope.open_scope(deadline_s),
                     pytest.raises(UpstreamUnavailable),
                 ):
                     await connector.tax_history(ALICE)

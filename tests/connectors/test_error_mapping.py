@@ -154,7 +154,7 @@ async def test_ban_error_names_the_ban() -> None:
 
 
 async def test_the_gateway_request_id_is_forwarded_to_the_upstream() -> None:
-    from citizen_graph import calls
+    from citizen_graph import request_scope
 
     seen: list[httpx.Request] = []
 
@@ -163,6 +163,6 @@ async def test_the_gateway_request_id_is_forwarded_to_the_upstream() -> None:
         return httpx.Response(200, json={"type": "FeatureCollection", "features": []})
 
     ban = BanConnector(client("ban", handler))
-    with calls.request_scope(5.0, "req-77"):
+    with request_scope.open_scope(5.0, "req-77"):
         await ban.geocode(["12 R DES EXEMPLES 35000 RENNES"])
     assert seen[0].headers["x-request-id"] == "req-77"

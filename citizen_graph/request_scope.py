@@ -49,7 +49,7 @@ _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def request_scope(
+def open_scope(
     deadline_s: float, request_id: str = "", client: str = ""
 ) -> Iterator[RequestScope]:
     """Open the scope of one request; tasks spawned inside inherit it."""

@@ -16,6 +16,7 @@ from citizen_graph.app import SANDBOX_AUDIT_SECRET, SANDBOX_CHAIN_SECRET
 from citizen_graph.auth.audit import SubjectHasher, find, verify_files
 from citizen_graph.auth.credentials import DEMO_KEYS, key_hash
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
+from citizen_graph.errors import ConfigurationError
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import configure_logging
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.command(args)
-    except SettingsError as error:
+    except ConfigurationError as error:
         print(f"citizen-graph: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -15,11 +15,23 @@
         └── UpstreamUnavailable          UPSTREAM_UNAVAILABLE
 
 Messages are written for the caller: they never hold an identifier, an upstream URL or body.
+
+Configuration problems found at start-up (or by `citizen-graph ... check`) are another branch,
+never sent to a caller:
+
+    ConfigurationError (ValueError)
+    ├── SettingsError                    settings.py
+    ├── PolicyError                      auth/policy.py
+    └── ClientsError                     auth/credentials.py
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+
+class ConfigurationError(ValueError):
+    """The configuration is invalid; the message names the offending key, role or client."""
 
 
 class CitizenGraphError(Exception):

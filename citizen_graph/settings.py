@@ -16,10 +16,12 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from starlette.datastructures import Secret
 
+from citizen_graph.errors import ConfigurationError
+
 ENV_PREFIX = "CITIZEN_GRAPH_"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """The configuration is invalid; the message names the offending key."""
 
 

@@ -57,3 +57,13 @@ def test_a_config_file_turns_sandbox_mode_off(tmp_path: Path) -> None:
     path.write_text("")
     env = {"CITIZEN_GRAPH_CONFIG": str(path)}
     assert settings_from_environment(env).sandbox.enabled is False
+
+
+def test_configuration_errors_share_one_branch_of_the_error_tree() -> None:
+    from citizen_graph.auth.credentials import ClientsError
+    from citizen_graph.auth.policy import PolicyError
+    from citizen_graph.errors import CitizenGraphError, ConfigurationError
+
+    for error in (SettingsError, PolicyError, ClientsError):
+        assert issubclass(error, ConfigurationError)
+        assert not issubclass(error, CitizenGraphError)  # never answered to a caller

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
+from citizen_graph.errors import (
+    BadUserInput,
+    ConfigurationError,
+    ForbiddenRole,
+    Unauthenticated,
+)
 
 MAX_PURPOSE_CHARS = 200
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -55,7 +60,7 @@ WORDED_DATE = re.compile(
 )
 
 
-class ClientsError(ValueError):
+class ClientsError(ConfigurationError):
     """The clients file is invalid; the message names the client and the key."""
 
 

@@ -32,6 +32,8 @@ from graphql import (
     visit,
 )
 
+from citizen_graph.errors import ConfigurationError
+
 # Readable by every role: who is calling, and the opaque id of what they asked for.
 ALWAYS_READABLE = ("Citizen.id", "Viewer.*")
 # Object types that carry no citizen data and are readable wherever reached: the root's
@@ -43,7 +45,7 @@ ROLE_KEYS = {"description", "purpose_required", "read"}
 ROOT_TYPES = frozenset({"Query", "_Service"})
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigurationError):
     """The policy is invalid; the message names the role, type or field."""
 
 

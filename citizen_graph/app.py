@@ -139,22 +139,32 @@ async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:
         stack.callback(server.stop)
         url = server.url
     credentials = await fetch_sandbox_credentials(url)
-    settings = settings.replace(
-        "dgfip",
-        base_url=f"{url}/dgfip",
-        client_id=credentials["dgfip"]["client_id"],
-        client_secret=Secret(credentials["dgfip"]["client_secret"]),
-    )
-    settings = settings.replace(
-        "api_particulier",
-        base_url=f"{url}/api-particulier",
-        token=Secret(credentials["api_particulier"]["token"]),
-    )
-    settings = settings.replace("ban", base_url=f"{url}/ban")
-    settings = settings.replace("sandbox", url=url)
+    settings = point_at_sandbox(settings, url, credentials).replace("sandbox", url=url)
     if not str(settings.server.id_secret):
         settings = settings.replace("server", id_secret=Secret(SANDBOX_ID_SECRET))
     return settings
+
+
+def point_at_sandbox(
+    settings: Settings, url: str, credentials: dict[str, dict[str, str]]
+) -> Settings:
+    """Every upstream's base URL and credentials at a sandbox (`GET /_sandbox/credentials`):
+    the one place that knows where each simulated upstream lives."""
+    url = url.rstrip("/")
+    return (
+        settings.replace(
+            "dgfip",
+            base_url=f"{url}/dgfip",
+            client_id=credentials["dgfip"]["client_id"],
+            client_secret=Secret(credentials["dgfip"]["client_secret"]),
+        )
+        .replace(
+            "api_particulier",
+            base_url=f"{url}/api-particulier",
+            token=Secret(credentials["api_particulier"]["token"]),
+        )
+        .replace("ban", base_url=f"{url}/ban")
+    )
 
 
 def _policy(schema: CitizenSchema, settings: Settings) -> Policy:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.datastructures import Secret
 
-from citizen_graph.app import create_app
+from citizen_graph.app import create_app, point_at_sandbox
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import Settings
@@ -77,27 +77,14 @@ def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
 def configured_settings(sandbox_url: str, tmp_path: Path) -> Settings:
     """A gateway outside sandbox mode (no demo keys) whose upstreams are the sandbox's."""
     credentials = httpx.get(f"{sandbox_url}/_sandbox/credentials").json()
-    return (
-        Settings()
-        .replace(
-            "audit",
-            file=str(tmp_path / "audit.jsonl"),
-            secret=Secret("audit"),
-            chain_secret=Secret("chain"),
-        )
-        .replace("server", id_secret=Secret("ids"))
-        .replace(
-            "dgfip",
-            base_url=f"{sandbox_url}/dgfip",
-            client_id=credentials["dgfip"]["client_id"],
-            client_secret=Secret(credentials["dgfip"]["client_secret"]),
-        )
-        .replace(
-            "api_particulier",
-            base_url=f"{sandbox_url}/api-particulier",
-            token=Secret(credentials["api_particulier"]["token"]),
-        )
-        .replace("ban", base_url=f"{sandbox_url}/ban")
+    settings = Settings().replace(
+        "audit",
+        file=str(tmp_path / "audit.jsonl"),
+        secret=Secret("audit"),
+        chain_secret=Secret("chain"),
+    )
+    return point_at_sandbox(settings, sandbox_url, credentials).replace(
+        "server", id_secret=Secret("ids")
     )
 
 

@@ -97,6 +97,18 @@ def serving(settings: Settings, audit_file: Path) -> Iterator[GatewayClient]:
         client.http.close()
 
 
+@pytest.fixture(scope="module")
+def module_gateway(
+    sandbox_server: ThreadedServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayClient]:
+    """One gateway for a whole module whose requests change no state (fuzz, echo): a
+    gateway per test would be restarted hundreds of times."""
+    audit_file = tmp_path_factory.mktemp("module") / "audit.jsonl"
+    settings = gateway_settings(sandbox_server.url, audit={"file": str(audit_file)})
+    with serving(settings, audit_file) as client:
+        yield client
+
+
 @pytest.fixture
 def start_gateway(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path

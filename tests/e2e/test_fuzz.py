@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from graphql import (
@@ -26,8 +24,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, queries
 
 from citizen_graph.schema import build_schema
-from citizen_graph.serving import ThreadedServer
-from tests.conftest import GatewayClient, gateway_settings, serving
+from tests.conftest import GatewayClient
 
 # The schema itself: its printed SDL names federation directives it does not define.
 SCHEMA = build_schema()._schema
@@ -91,14 +88,8 @@ SCALARS: dict[str, st.SearchStrategy[ValueNode]] = {
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    sandbox_server: ThreadedServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayClient]:
-    """One gateway for every example (a fixture per example would restart it)."""
-    audit_file: Path = tmp_path_factory.mktemp("fuzz") / "audit.jsonl"
-    settings = gateway_settings(sandbox_server.url, audit={"file": str(audit_file)})
-    with serving(settings, audit_file) as client:
-        yield client
+def gateway(module_gateway: GatewayClient) -> GatewayClient:
+    return module_gateway
 
 
 def assert_within_the_contract(gateway: GatewayClient, query: str) -> None:

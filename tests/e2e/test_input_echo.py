@@ -3,8 +3,6 @@ fiscal number and a name, inline and as variables, wrong types and malformed val
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +10,10 @@ from graphql import parse, validate
 
 from citizen_graph.schema import build_schema
 from citizen_graph.schema.errors import contract_error, schema_names
-from citizen_graph.serving import ThreadedServer
 from tests.conftest import (
     ALICE,
     ALICE_IDENTITY,
     GatewayClient,
-    gateway_settings,
-    serving,
 )
 
 SECRETS = (ALICE, "FICTIF", "ALICE")
@@ -257,14 +252,8 @@ BY_VARIABLE: dict[str, tuple[str, str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    sandbox_server: ThreadedServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayClient]:
-    """One gateway for the module: every request here is refused, none changes state."""
-    audit_file: Path = tmp_path_factory.mktemp("echo") / "audit.jsonl"
-    settings = gateway_settings(sandbox_server.url, audit={"file": str(audit_file)})
-    with serving(settings, audit_file) as client:
-        yield client
+def gateway(module_gateway: GatewayClient) -> GatewayClient:
+    return module_gateway
 
 
 def assert_no_echo(body: str) -> None:

@@ -72,7 +72,10 @@ class UpstreamClient:
         self.source = config.source
         self.circuits = Circuits(config.breaker_threshold, config.breaker_open_s)
         # Without a configured rate the limiter still honours Retry-After (429).
-        self._limiter = SlidingWindowLimiter(config.rate_limit_per_s or None)
+        rate = config.rate_limit_per_s or None
+        self._limiter = SlidingWindowLimiter(
+            rate, burst=max(1, rate // 4) if rate else None
+        )
         self._subject_error = subject_error
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)

@@ -239,8 +239,13 @@ class SlidingWindowLimiter:
         margin_s: float = 0.2,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        burst: int | None = None,
     ) -> None:
         self._max_calls = max_calls
+        # At most `burst` starts in the matching share of the window: an upstream that
+        # answers a burst one request after the other counts the last ones late, and the
+        # next window's first call would then make it count one too many.
+        self._burst = burst
         self._clock = clock
         self._sleep = sleep
         self._span = window_s + margin_s
@@ -270,6 +275,9 @@ class SlidingWindowLimiter:
         wait = self._paused_until - now
         if self._max_calls is not None and len(self._sent) >= self._max_calls:
             wait = max(wait, self._sent[-self._max_calls] + self._span - now)
+        if self._burst and self._max_calls and len(self._sent) >= self._burst:
+            share = self._span * self._burst / self._max_calls
+            wait = max(wait, self._sent[-self._burst] + share - now)
         return max(wait, 0.0)
 
 

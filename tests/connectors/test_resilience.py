@@ -128,6 +128,25 @@ async def test_limiter_lets_calls_through_once_the_window_moved(
     assert [round(s, 6) for s in clock.slept] == [1.2, 1.2]
 
 
+async def test_a_burst_is_spread_over_the_window(clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(
+        max_calls=20,
+        window_s=1.0,
+        margin_s=0.2,
+        clock=clock,
+        sleep=clock.sleep,
+        burst=5,
+    )
+    starts = []
+    for _ in range(20):
+        await limiter.acquire(max_wait_s=5.0)
+        starts.append(round(clock.now - 1000.0, 6))
+    # five at once, then five more each 0.3 s (5/20 of the 1.2 s window) later
+    assert starts == [0.0] * 5 + [0.3] * 5 + [0.6] * 5 + [0.9] * 5
+    await limiter.acquire(max_wait_s=5.0)
+    assert round(clock.now - 1000.0, 6) == 1.2  # the window still holds: 21st at 1.2
+
+
 async def test_limiter_refuses_the_third_call_of_a_window_without_waiting_time(
     clock: FakeClock,
 ) -> None:

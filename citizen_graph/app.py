@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -28,7 +29,12 @@ from citizen_graph.auth.credentials import (
 )
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
 from citizen_graph.cache import UpstreamCache
-from citizen_graph.connectors import fetch_sandbox_credentials, open_connectors
+from citizen_graph.connectors import (
+    UPSTREAMS,
+    fetch_sandbox_credentials,
+    open_connectors,
+    point_at_sandbox,
+)
 from citizen_graph.edge.authentication import Authentication
 from citizen_graph.edge.body_limit import BodyLimit
 from citizen_graph.edge.methods import Methods
@@ -139,32 +145,12 @@ async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:
         stack.callback(server.stop)
         url = server.url
     credentials = await fetch_sandbox_credentials(url)
-    settings = point_at_sandbox(settings, url, credentials).replace("sandbox", url=url)
+    settings = point_at_sandbox(settings, url, credentials)
+    settings = replace(settings, sandbox=replace(settings.sandbox, url=url))
     if not str(settings.server.id_secret):
-        settings = settings.replace("server", id_secret=Secret(SANDBOX_ID_SECRET))
+        ids = replace(settings.server, id_secret=Secret(SANDBOX_ID_SECRET))
+        settings = replace(settings, server=ids)
     return settings
-
-
-def point_at_sandbox(
-    settings: Settings, url: str, credentials: dict[str, dict[str, str]]
-) -> Settings:
-    """Every upstream's base URL and credentials at a sandbox (`GET /_sandbox/credentials`):
-    the one place that knows where each simulated upstream lives."""
-    url = url.rstrip("/")
-    return (
-        settings.replace(
-            "dgfip",
-            base_url=f"{url}/dgfip",
-            client_id=credentials["dgfip"]["client_id"],
-            client_secret=Secret(credentials["dgfip"]["client_secret"]),
-        )
-        .replace(
-            "api_particulier",
-            base_url=f"{url}/api-particulier",
-            token=Secret(credentials["api_particulier"]["token"]),
-        )
-        .replace("ban", base_url=f"{url}/ban")
-    )
 
 
 def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
@@ -219,9 +205,11 @@ def _audit_config(settings: Settings) -> AuditConfig:
 
 
 def _check(settings: Settings) -> None:
-    for name in ("dgfip", "api_particulier", "ban"):
-        if not getattr(settings, name).base_url:
-            raise SettingsError(f"{name}.base_url is required outside sandbox mode")
+    for upstream in UPSTREAMS:
+        if not upstream.settings(settings).base_url:
+            raise SettingsError(
+                f"{upstream.name}.base_url is required outside sandbox mode"
+            )
     if not str(settings.server.id_secret):
         raise SettingsError("server.id_secret is required outside sandbox mode")
 

@@ -1,8 +1,10 @@
 """The cross-request cache under the loaders: bounded, a TTL per upstream operation.
 
-Keys are the upstream request (operation + its parameters, recipient included), never the
-caller's role: the authorization decision is taken before anything reaches this layer. Values
-are results, not coroutines (reliability.md §0.5). Absence (NOT_FOUND) is cached briefly;
+Operations, their TTLs and whether their keys include the caller are the upstreams'
+declarations (`connectors.UPSTREAMS`). Keys are the upstream request (operation + its
+parameters, recipient included), never the caller's role: the authorization decision is
+taken before anything reaches this layer. Values are results, not coroutines
+(reliability.md §0.5). Absence (NOT_FOUND) is cached briefly;
 failures are not cached. Identical calls in flight are coalesced: one upstream request serves
 every waiter (API Particulier answers 409 to a duplicate in flight).
 """
@@ -10,13 +12,13 @@ every waiter (API Particulier answers 409 to a duplicate in flight).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from citizen_graph import request_scope
+from citizen_graph import connectors, request_scope
+from citizen_graph.connectors import Operation
 from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.settings import CacheSettings
 
@@ -24,28 +26,15 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 
-@dataclass(frozen=True)
-class Operation:
-    name: str
-    source: str
-    ttl_s: float
-
-
-def operations(settings: CacheSettings) -> tuple[Operation, ...]:
-    return (
-        Operation("tax_history", "dgfip", settings.tax_ttl_s),
-        Operation("tax_situation", "dgfip", settings.tax_ttl_s),
-        Operation("family_quotient", "api_particulier", settings.family_quotient_ttl_s),
-        Operation("student_status", "api_particulier", settings.student_status_ttl_s),
-        Operation("geocode", "ban", settings.geocode_ttl_s),
-    )
-
-
 class UpstreamCache:
-    def __init__(self, settings: CacheSettings) -> None:
-        self._operations = {op.name: op for op in operations(settings)}
+    def __init__(
+        self, settings: CacheSettings, operations: Iterable[Operation] | None = None
+    ) -> None:
+        """`operations`: the registered upstreams' (`connectors.operations()`)."""
+        declared = connectors.operations() if operations is None else operations
+        self._operations = {op.name: op for op in declared}
         self._values: dict[str, TTLCache[Hashable, Any]] = {
-            op.name: TTLCache(settings.max_entries, op.ttl_s)
+            op.name: TTLCache(settings.max_entries, op.ttl_s(settings))
             for op in self._operations.values()
         }
         # Absence (NOT_FOUND, or None: the BAN found no match) is kept briefly.
@@ -53,6 +42,10 @@ class UpstreamCache:
             settings.max_entries, settings.not_found_ttl_s
         )
         self._inflight: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
+
+    def per_caller(self, operation: str) -> bool:
+        """Whether the operation's answers depend on who asks (its key includes them)."""
+        return self._operations[operation].per_caller
 
     def clear(self) -> None:
         for values in self._values.values():

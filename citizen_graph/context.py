@@ -1,5 +1,5 @@
 """The per-request context: the caller, the authorization decision (with the citizens asked
-for, for the audit), fresh loaders, the id codec, the limits."""
+for, for the audit), fresh loaders, the id codec, the limits, the audit log."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import strawberry
 
+from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import Caller
 from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.policy import Policy
@@ -26,6 +27,7 @@ class Context:
     limits: LimitSettings
     policy: Policy
     subject_reader: SubjectReader
+    audit: AuditLog
     decision: Decision | None = None  # taken before execution (auth.enforcement)
     today: datetime.date = field(default_factory=datetime.date.today)
 

@@ -35,6 +35,8 @@ class RequestScope:
     client: str = (
         ""  # the calling organisation (SIRET): per-client circuits, never a role
     )
+    # The request has its audit record (access or refusal): nothing records it twice.
+    audited: bool = False
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()

@@ -1,7 +1,9 @@
 """Typed settings: one TOML file plus `CITIZEN_GRAPH_<SECTION>_<KEY>` overrides, checked once.
 
 Unknown sections or keys are errors; names carry their units; secrets are `Secret`s so they
-never print. Defaults live here and nowhere else.
+never print. Defaults live here and nowhere else. Settings are frozen: a changed copy is
+`dataclasses.replace(settings, section=dataclasses.replace(settings.section, key=…))`, which
+mypy checks key by key (a `str` passed for a `Secret` is an error).
 """
 
 from __future__ import annotations
@@ -50,30 +52,35 @@ class SandboxSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class DgfipSettings:
+class UpstreamSettings:
+    """What every upstream's section holds: where it is, how long to wait, how many
+    connections (the connectors' `ClientConfig` turns these into httpx's)."""
+
     base_url: str = ""
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 5.0
+    max_connections: int = 10
+    rate_limit_per_s: int = 0  # client-side calls per second; 0 = none
+
+
+@dataclasses.dataclass(frozen=True)
+class DgfipSettings(UpstreamSettings):
     client_id: str = ""
     client_secret: Secret = Secret("")
     teleservice_id: str = "citizen-graph"  # ID_Teleservice
-    connect_timeout_s: float = 1.0
-    read_timeout_s: float = 5.0
     max_connections: int = 50
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiParticulierSettings:
-    base_url: str = ""
+class ApiParticulierSettings(UpstreamSettings):
     token: Secret = Secret("")
-    connect_timeout_s: float = 1.0
     read_timeout_s: float = 5.0  # API Particulier's recommended client timeout
     max_connections: int = 20
     rate_limit_per_s: int = 20  # per token; exceeding it risks a 12 h IP ban
 
 
 @dataclasses.dataclass(frozen=True)
-class BanSettings:
-    base_url: str = ""
-    connect_timeout_s: float = 1.0
+class BanSettings(UpstreamSettings):
     read_timeout_s: float = 3.0
     max_connections: int = 10
     rate_limit_per_s: int = 50  # per IP
@@ -144,13 +151,6 @@ class Settings:
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
-
-    def replace(self, section: str, **values: Any) -> Settings:
-        """A copy with some keys of one section changed (used by the CLI and tests)."""
-        current = getattr(self, section)
-        return dataclasses.replace(
-            self, **{section: dataclasses.replace(current, **values)}
-        )
 
 
 def load_settings(
@@ -243,5 +243,6 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> Setti
     config = env.get(ENV_PREFIX + "CONFIG")
     settings = load_settings(Path(config) if config else None, env)
     if not config and ENV_PREFIX + "SANDBOX_ENABLED" not in env:
-        settings = settings.replace("sandbox", enabled=True, demo_keys=True)
+        sandbox = dataclasses.replace(settings.sandbox, enabled=True, demo_keys=True)
+        settings = dataclasses.replace(settings, sandbox=sandbox)
     return settings

@@ -1,5 +1,5 @@
-"""The GraphQL view (Strawberry's, last of the HTTP stage), its audit write, and health,
-readiness and metrics; the `Services` the lifespan opens.
+"""The GraphQL view (Strawberry's, last of the HTTP stage), and health, readiness and metrics;
+the `Services` the lifespan opens.
 
 The parts before the view (request scope, refusals, method, authentication, body limit) are in
 `citizen_graph/edge/`, composed in order by `app.py`.
@@ -13,27 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from citizen_graph import request_scope
-from citizen_graph.auth.audit import AuditLog, audit_record
+from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import (
     Caller,
     Credentials,
 )
 from citizen_graph.auth.policy import Policy
-from citizen_graph.auth.refusals import record_refusal
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
 from citizen_graph.context import Context
-from citizen_graph.errors import (
-    BadUserInput,
-)
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
@@ -43,12 +37,7 @@ from citizen_graph.settings import Settings
 from citizen_graph.telemetry import Metrics
 
 ANONYMOUS = Caller("anonymous", "", "", (), None)
-INTERNAL_AUDIT: dict[str, Any] = {
-    "message": "The request could not be recorded in the audit trail; nothing was served.",
-    "extensions": {"code": "INTERNAL"},
-}
 logger = logging.getLogger("citizen_graph.views")
-MAX_ERRORS = 10  # pre-execution errors reported for one document
 
 
 @dataclass
@@ -99,55 +88,15 @@ class GraphQLView(GraphQL[Context, None]):
     async def process_result(
         self, request: Any, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        if result.errors:
-            result.errors = _bounded_errors(
-                [contract_error(error, self.names) for error in result.errors]
-            )
-        context: Context | None = request.scope.get("citizen_graph.context")
-        if context is not None and _refused_before_execution(context, result):
-            code = ((result.errors or [GraphQLError("")])[0].extensions or {}).get(
-                "code", "INTERNAL"
-            )
-            await record_refusal(
-                self.services.audit,
-                request.scope,
-                caller=context.caller,
-                code=str(code),
-                http_status=200,
-                subjects=context.subjects,
-            )
-        elif context is not None and context.subjects:
-            try:
-                await self._audit(request, context, result)
-                request.scope["citizen_graph.audited"] = True
-            except OSError:
-                # Fail closed: citizen data is never served untraced.
-                logger.exception("audit record could not be written")
-                return {"data": None, "errors": [INTERNAL_AUDIT]}
+        # The GraphQL stage (schema/__init__.py) maps and audits every result; an error
+        # raised by an extension itself bypasses it, and is masked here.
+        if result.errors and any(
+            "code" not in (error.extensions or {}) for error in result.errors
+        ):
+            result.errors = [
+                contract_error(error, self.names) for error in result.errors
+            ]
         return await super().process_result(request, result)
-
-    async def _audit(
-        self, request: Any, context: Context, result: ExecutionResult
-    ) -> None:
-        """Written before the response is sent, for every request that touched a citizen."""
-        scope = request_scope.current_scope()
-        decision = context.decision
-        await self.services.audit.append(
-            audit_record(
-                self.services.audit.hasher,
-                request_id=request.scope.get("citizen_graph.request_id", ""),
-                caller=context.caller,
-                operation=decision.operation if decision else None,
-                subjects=context.subjects,
-                allowed=decision.allowed if decision else set(),
-                denied=decision.denied if decision else set(),
-                calls=scope.calls if scope else [],
-                error_codes=[
-                    (e.extensions or {}).get("code") for e in result.errors or []
-                ],
-                duration_ms=scope.elapsed_ms() if scope else 0.0,
-            )
-        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services
@@ -161,28 +110,10 @@ class GraphQLView(GraphQL[Context, None]):
             limits=services.settings.limits,
             policy=services.policy,
             subject_reader=services.subjects,
+            audit=services.audit,
         )
         request.scope["citizen_graph.context"] = context
         return context
-
-
-def _refused_before_execution(context: Context, result: ExecutionResult) -> bool:
-    """Parse, validation, limits or variables refused it: no resolver ran."""
-    if not result.errors or result.data is not None:
-        return False
-    decision = context.decision
-    return decision is None or not decision.complete or decision.refused
-
-
-def _bounded_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """A bad document gets a bounded answer (graphql-core stops at 100 errors itself)."""
-    if len(errors) <= MAX_ERRORS or any(e.path for e in errors):
-        return errors
-    summary = BadUserInput(f"Too many errors: only the first {MAX_ERRORS} are shown.")
-    return [
-        *errors[:MAX_ERRORS],
-        GraphQLError(summary.message, extensions=summary.extensions),
-    ]
 
 
 async def healthz(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,10 +12,16 @@ import httpx
 import pytest
 from starlette.datastructures import Secret
 
-from citizen_graph.app import create_app, point_at_sandbox
+from citizen_graph.app import create_app
+from citizen_graph.connectors import point_at_sandbox
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.serving import ThreadedServer
-from citizen_graph.settings import Settings
+from citizen_graph.settings import (
+    AuditSettings,
+    SandboxSettings,
+    ServerSettings,
+    Settings,
+)
 
 SOCIAL = "demo-social-services"
 FAMILY = "demo-family-portal"
@@ -66,26 +73,26 @@ def sandbox(sandbox_server: ThreadedServer) -> Iterator[httpx.Client]:
 
 
 def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
-    settings = Settings().replace(
-        "sandbox", enabled=True, url=sandbox_url, demo_keys=True
-    )
-    for section, values in overrides.items():
-        settings = settings.replace(section, **values)
+    sandbox = SandboxSettings(enabled=True, url=sandbox_url, demo_keys=True)
+    settings = Settings(sandbox=sandbox)
+    for section, values in overrides.items():  # by name: each test's own sections
+        changed = dataclasses.replace(getattr(settings, section), **values)
+        settings = dataclasses.replace(settings, **{section: changed})
     return settings
 
 
 def configured_settings(sandbox_url: str, tmp_path: Path) -> Settings:
     """A gateway outside sandbox mode (no demo keys) whose upstreams are the sandbox's."""
     credentials = httpx.get(f"{sandbox_url}/_sandbox/credentials").json()
-    settings = Settings().replace(
-        "audit",
-        file=str(tmp_path / "audit.jsonl"),
-        secret=Secret("audit"),
-        chain_secret=Secret("chain"),
+    settings = Settings(
+        audit=AuditSettings(
+            file=str(tmp_path / "audit.jsonl"),
+            secret=Secret("audit"),
+            chain_secret=Secret("chain"),
+        ),
+        server=ServerSettings(id_secret=Secret("ids")),
     )
-    return point_at_sandbox(settings, sandbox_url, credentials).replace(
-        "server", id_secret=Secret("ids")
-    )
+    return point_at_sandbox(settings, sandbox_url, credentials)
 
 
 @contextmanager

@@ -12,8 +12,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from starlette.types import Scope
-
+from citizen_graph import request_scope
 from citizen_graph.auth.audit import AuditLog, refusal_record
 from citizen_graph.auth.credentials import Caller, Client
 from citizen_graph.records import CitizenKey
@@ -23,7 +22,6 @@ logger = logging.getLogger("citizen_graph.audit")
 
 async def record_refusal(
     audit: AuditLog,
-    scope: Scope,
     *,
     caller: Caller | None,
     code: str,
@@ -37,7 +35,8 @@ async def record_refusal(
     The refusal is answered whatever happens here: it serves no data, so a failed write is
     logged rather than turned into another error.
     """
-    started = scope.get("citizen_graph.started", time.monotonic())
+    scope = request_scope.current_scope()
+    started = scope.started if scope else time.monotonic()
     who: tuple[str | None, str | None, str | None] = (None, None, None)
     if caller is not None:
         who = (caller.client_id, caller.recipient, caller.role)
@@ -47,7 +46,7 @@ async def record_refusal(
     try:
         await audit.append(
             refusal_record(
-                request_id=scope.get("citizen_graph.request_id", ""),
+                request_id=scope.request_id if scope else "",
                 client_id=client_id,
                 recipient=recipient,
                 role=role,
@@ -61,6 +60,7 @@ async def record_refusal(
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )
         )
-        scope["citizen_graph.audited"] = True
+        if scope is not None:
+            scope.audited = True
     except OSError:
         logger.exception("audit record of a refusal could not be written")

@@ -1,37 +1,52 @@
 """The upstream connectors, one per State API, opened and closed together.
 
-`open_connectors(settings)` builds one long-lived httpx client per upstream for the app's
-lifespan; `Connectors` is what the loaders receive.
+`UPSTREAMS` is the registry: each connector module declares its `UPSTREAM` (settings section,
+operations, how it connects, where the sandbox serves it; see `upstream.py`).
+`open_connectors(settings)` opens one long-lived client per upstream for the app's lifespan;
+`Connectors` is what the loaders receive.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
-from citizen_graph.connectors._client import ClientConfig, UpstreamClient
+from citizen_graph.connectors import api_particulier, ban, dgfip
+from citizen_graph.connectors._client import UpstreamClient
 from citizen_graph.connectors.api_particulier import ApiParticulierConnector
 from citizen_graph.connectors.ban import BanConnector
-from citizen_graph.connectors.dgfip import ClientCredentials, DgfipConnector
+from citizen_graph.connectors.dgfip import DgfipConnector
+from citizen_graph.connectors.upstream import Operation, Upstream
 from citizen_graph.errors import UpstreamUnavailable
-from citizen_graph.settings import (
-    ApiParticulierSettings,
-    BanSettings,
-    DgfipSettings,
-    Settings,
-)
+from citizen_graph.settings import Settings
 
 __all__ = [
+    "UPSTREAMS",
     "ApiParticulierConnector",
     "BanConnector",
     "Connectors",
     "DgfipConnector",
+    "Operation",
+    "Upstream",
     "fetch_sandbox_credentials",
     "open_connectors",
+    "operations",
+    "point_at_sandbox",
 ]
+
+UPSTREAMS: tuple[Upstream, ...] = (
+    dgfip.UPSTREAM,
+    api_particulier.UPSTREAM,
+    ban.UPSTREAM,
+)
+
+
+def operations() -> tuple[Operation, ...]:
+    """Every upstream's operations, as the cross-request cache keeps them."""
+    return tuple(op for upstream in UPSTREAMS for op in upstream.operations)
 
 
 @dataclass(frozen=True)
@@ -54,73 +69,28 @@ class Connectors:
 
 @asynccontextmanager
 async def open_connectors(settings: Settings) -> AsyncIterator[Connectors]:
-    dgfip_client = UpstreamClient(
-        _config("dgfip", settings, settings.dgfip),
-        auth=ClientCredentials(
-            settings.dgfip.base_url.rstrip("/") + "/token",
-            settings.dgfip.client_id,
-            str(settings.dgfip.client_secret),
-        ),
-    )
-    particulier_client = UpstreamClient(
-        _config(
-            "api_particulier",
-            settings,
-            settings.api_particulier,
-            settings.api_particulier.rate_limit_per_s,
-        ),
-        subject_error=_particulier_provider_error,
-    )
-    ban_client = UpstreamClient(
-        _config("ban", settings, settings.ban, settings.ban.rate_limit_per_s)
-    )
-    clients = (dgfip_client, particulier_client, ban_client)
+    opened = {upstream.name: upstream.connect(settings) for upstream in UPSTREAMS}
+    clients = tuple(connector.client for connector in opened.values())
     try:
-        yield Connectors(
-            dgfip=DgfipConnector(dgfip_client, settings.dgfip.teleservice_id),
-            api_particulier=ApiParticulierConnector(
-                particulier_client, str(settings.api_particulier.token)
-            ),
-            ban=BanConnector(ban_client),
-            clients=clients,
-        )
+        yield Connectors(clients=clients, **opened)
     finally:
         for client in clients:
             await client.aclose()
 
 
-def _config(
-    source: str,
-    settings: Settings,
-    upstream: DgfipSettings | ApiParticulierSettings | BanSettings,
-    rate_limit_per_s: int | None = None,
-) -> ClientConfig:
-    return ClientConfig(
-        source=source,
-        base_url=upstream.base_url,
-        connect_timeout_s=upstream.connect_timeout_s,
-        read_timeout_s=upstream.read_timeout_s,
-        max_connections=upstream.max_connections,
-        rate_limit_per_s=rate_limit_per_s,
-        breaker_threshold=settings.breaker.failure_threshold,
-        breaker_open_s=settings.breaker.open_s,
-    )
-
-
-# API Particulier's "Erreur du fournisseur" (502) for one identity: CNAF, MESRI.
-PARTICULIER_PROVIDER_ERRORS = frozenset({"23999", "25999"})
-
-
-def _particulier_provider_error(response: httpx.Response) -> bool:
-    """A 502 in API Particulier's own error envelope, naming a provider error."""
-    if response.status_code != 502:
-        return False
-    try:
-        errors = response.json()["errors"]
-        codes = {str(error["code"]) for error in errors}
-    except (ValueError, KeyError, TypeError):
-        return False
-    return bool(codes) and codes <= PARTICULIER_PROVIDER_ERRORS
+def point_at_sandbox(
+    settings: Settings, url: str, credentials: Mapping[str, Mapping[str, str]]
+) -> Settings:
+    """Every upstream's base URL and credentials at a sandbox (`GET /_sandbox/credentials`):
+    the one place that puts each registered upstream where the sandbox serves it."""
+    url = url.rstrip("/")
+    sections = {
+        upstream.name: upstream.at_sandbox(
+            upstream.settings(settings), url + upstream.sandbox_path, credentials
+        )
+        for upstream in UPSTREAMS
+    }
+    return replace(settings, **sections)
 
 
 async def fetch_sandbox_credentials(sandbox_url: str) -> dict[str, dict[str, str]]:

@@ -31,6 +31,7 @@ from citizen_graph.connectors._resilience import (
     SlidingWindowLimiter,
 )
 from citizen_graph.errors import UpstreamUnavailable
+from citizen_graph.settings import Settings, UpstreamSettings
 
 logger = logging.getLogger("citizen_graph.upstream")
 
@@ -48,7 +49,9 @@ def _never(response: httpx.Response) -> bool:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    source: str  # dgfip | api_particulier | ban
+    """One upstream client's settings, as httpx and the protections take them."""
+
+    source: str  # the upstream's registered name
     base_url: str
     connect_timeout_s: float
     read_timeout_s: float
@@ -56,6 +59,30 @@ class ClientConfig:
     rate_limit_per_s: int | None = None
     breaker_threshold: int = 5
     breaker_open_s: float = 30.0
+
+    @classmethod
+    def of(cls, source: str, settings: Settings) -> ClientConfig:
+        """The client of the upstream whose section of `settings` is named `source`."""
+        upstream: UpstreamSettings = getattr(settings, source)
+        return cls(
+            source=source,
+            base_url=upstream.base_url,
+            connect_timeout_s=upstream.connect_timeout_s,
+            read_timeout_s=upstream.read_timeout_s,
+            max_connections=upstream.max_connections,
+            rate_limit_per_s=upstream.rate_limit_per_s or None,
+            breaker_threshold=settings.breaker.failure_threshold,
+            breaker_open_s=settings.breaker.open_s,
+        )
+
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read_timeout_s, connect=self.connect_timeout_s)
+
+    def limits(self) -> httpx.Limits:
+        return httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_connections,
+        )
 
 
 class UpstreamClient:
@@ -82,13 +109,8 @@ class UpstreamClient:
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             auth=auth,
-            timeout=httpx.Timeout(
-                config.read_timeout_s, connect=config.connect_timeout_s
-            ),
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_connections,
-            ),
+            timeout=config.timeout(),
+            limits=config.limits(),
             follow_redirects=False,
             transport=transport,
         )

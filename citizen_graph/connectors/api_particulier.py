@@ -7,16 +7,21 @@ v3 envelope `{"data": …}` and error list `{"errors": [{"code": …}]}` stop he
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
+from starlette.datastructures import Secret
 
 from citizen_graph.connectors._client import (
+    ClientConfig,
     UpstreamClient,
     json_body,
     unexpected_status,
     unreadable_answer,
 )
+from citizen_graph.connectors.upstream import Operation, Upstream
 from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
 from citizen_graph.records import (
     Admission,
@@ -25,6 +30,7 @@ from citizen_graph.records import (
     PivotIdentity,
     StudentStatus,
 )
+from citizen_graph.settings import ApiParticulierSettings, Settings
 
 SOURCE = "api_particulier"
 FAMILY_QUOTIENT_PATH = "/v3/dss/quotient_familial/identite"
@@ -35,6 +41,7 @@ class ApiParticulierConnector:
     source = SOURCE
 
     def __init__(self, client: UpstreamClient, token: str) -> None:
+        self.client = client
         self._client = client
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -170,3 +177,59 @@ def _date(value: Any) -> datetime.date | None:
 
 def _int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
+
+
+# API Particulier's "Erreur du fournisseur" (502) for one identity: CNAF, MESRI.
+PROVIDER_ERRORS = frozenset({"23999", "25999"})
+
+
+def provider_error(response: httpx.Response) -> bool:
+    """A 502 in API Particulier's own error envelope, naming a provider error: about the
+    one person asked for, not the upstream's failure (no retry, no circuit)."""
+    if response.status_code != 502:
+        return False
+    try:
+        errors = response.json()["errors"]
+        codes = {str(error["code"]) for error in errors}
+    except (ValueError, KeyError, TypeError):
+        return False
+    return bool(codes) and codes <= PROVIDER_ERRORS
+
+
+def connect(settings: Settings) -> ApiParticulierConnector:
+    client = UpstreamClient(
+        ClientConfig.of(SOURCE, settings), subject_error=provider_error
+    )
+    return ApiParticulierConnector(client, str(settings.api_particulier.token))
+
+
+def _at_sandbox(
+    section: ApiParticulierSettings,
+    url: str,
+    credentials: Mapping[str, Mapping[str, str]],
+) -> ApiParticulierSettings:
+    token = Secret(credentials[SOURCE]["token"])
+    return replace(section, base_url=url, token=token)
+
+
+UPSTREAM = Upstream(
+    name=SOURCE,
+    operations=(
+        # Answers depend on the recipient: never shared across callers.
+        Operation(
+            "family_quotient",
+            SOURCE,
+            lambda cache: cache.family_quotient_ttl_s,
+            per_caller=True,
+        ),
+        Operation(
+            "student_status",
+            SOURCE,
+            lambda cache: cache.student_status_ttl_s,
+            per_caller=True,
+        ),
+    ),
+    connect=connect,
+    sandbox_path="/api-particulier",
+    at_sandbox=_at_sandbox,
+)

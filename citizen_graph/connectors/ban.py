@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from citizen_graph.connectors._client import (
+    ClientConfig,
     UpstreamClient,
     json_body,
     unexpected_status,
     unreadable_answer,
 )
+from citizen_graph.connectors.upstream import Operation, Upstream
 from citizen_graph.records import GeocodedAddress
+from citizen_graph.settings import Settings
 
 SOURCE = "ban"
 
@@ -26,6 +29,7 @@ class BanConnector:
     source = SOURCE
 
     def __init__(self, client: UpstreamClient) -> None:
+        self.client = client
         self._client = client
 
     async def geocode(self, queries: Sequence[str]) -> list[GeocodedAddress | None]:
@@ -110,3 +114,15 @@ def _from_row(row: dict[str, str]) -> GeocodedAddress:
 
 def _float(value: Any) -> float | None:
     return None if value is None or value == "" else float(value)
+
+
+def connect(settings: Settings) -> BanConnector:
+    return BanConnector(UpstreamClient(ClientConfig.of(SOURCE, settings)))
+
+
+UPSTREAM = Upstream(
+    name=SOURCE,
+    operations=(Operation("geocode", SOURCE, lambda cache: cache.geocode_ttl_s),),
+    connect=connect,
+    sandbox_path="/ban",
+)

@@ -12,23 +12,30 @@ import asyncio
 import datetime
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
+from starlette.datastructures import Secret
 
 from citizen_graph.connectors._client import (
+    ClientConfig,
     UpstreamClient,
     json_body,
     unexpected_status,
     unreadable_answer,
 )
+from citizen_graph.connectors.upstream import Operation, Upstream
 from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
 from citizen_graph.records import Declarant, TaxAddress, TaxHistory, TaxSituation
+from citizen_graph.settings import DgfipSettings, Settings
 
 SOURCE = "dgfip"
 ROOT = "/impotparticulier/1.0"
 TOKEN_MARGIN_S = 60.0
+# The OAuth scopes of the routes used: `annrev` (RessourceIR) and `deuxans` (…Derniere2).
+SCOPES = ("RessourceIR", "RessourceIRDerniere2")
 
 # sitFam codes → FamilySituation
 FAMILY_SITUATIONS = {
@@ -49,7 +56,7 @@ class ClientCredentials(httpx.Auth):
             "grant_type": "client_credentials",
             "client_id": client_id,
             "client_secret": client_secret,
-            "scope": "RessourceIR",
+            "scope": " ".join(SCOPES),
         }
         self._token: str | None = None
         self._expires_at = 0.0
@@ -102,6 +109,7 @@ class DgfipConnector:
     source = SOURCE
 
     def __init__(self, client: UpstreamClient, teleservice_id: str) -> None:
+        self.client = client
         self._client = client
         self._teleservice_id = teleservice_id
 
@@ -231,3 +239,39 @@ def _int(value: Any) -> int | None:
 
 def _float(value: Any) -> float | None:
     return None if value is None or value == "" else float(value)
+
+
+def connect(settings: Settings) -> DgfipConnector:
+    dgfip = settings.dgfip
+    client = UpstreamClient(
+        ClientConfig.of(SOURCE, settings),
+        auth=ClientCredentials(
+            dgfip.base_url.rstrip("/") + "/token",
+            dgfip.client_id,
+            str(dgfip.client_secret),
+        ),
+    )
+    return DgfipConnector(client, dgfip.teleservice_id)
+
+
+def _at_sandbox(
+    section: DgfipSettings, url: str, credentials: Mapping[str, Mapping[str, str]]
+) -> DgfipSettings:
+    return replace(
+        section,
+        base_url=url,
+        client_id=credentials[SOURCE]["client_id"],
+        client_secret=Secret(credentials[SOURCE]["client_secret"]),
+    )
+
+
+UPSTREAM = Upstream(
+    name=SOURCE,
+    operations=(
+        Operation("tax_history", SOURCE, lambda cache: cache.tax_ttl_s),
+        Operation("tax_situation", SOURCE, lambda cache: cache.tax_ttl_s),
+    ),
+    connect=connect,
+    sandbox_path="/dgfip",
+    at_sandbox=_at_sandbox,
+)

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citizen_graph import request_scope
 from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import Credentials
 from citizen_graph.auth.refusals import record_refusal
@@ -87,13 +88,13 @@ class Refusals:
         send: Send,
         status: int | None = None,
     ) -> None:
-        if not scope.get("citizen_graph.audited"):
+        journal = request_scope.current_scope()
+        if journal is None or not journal.audited:
             headers = Headers(scope=scope)
             caller = scope.get("citizen_graph.caller")
             context: Context | None = scope.get("citizen_graph.context")
             await record_refusal(
                 self.audit,
-                scope,
                 caller=caller,
                 client=None if caller else self.credentials.identify(headers),
                 code=error.code,

@@ -18,7 +18,6 @@ class RequestScope:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
-        scope["citizen_graph.started"] = started
         status = 500  # if nothing is ever sent
 
         async def send_counted(message: Message) -> None:

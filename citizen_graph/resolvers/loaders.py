@@ -56,10 +56,10 @@ class Loaders:
         self, operation: str, fetch: Callable[[Any], Awaitable[V]]
     ) -> Callable[[list[Any]], Awaitable[list[V | BaseException]]]:
         recipient = self._recipient
-        scoped = operation in {"family_quotient", "student_status"}
+        scoped = self._cache.per_caller(operation)
 
         async def batch(keys: list[Any]) -> list[V | BaseException]:
-            # API Particulier answers depend on the recipient: never share them across.
+            # Answers that depend on who asks are never shared across callers.
             return await asyncio.gather(
                 *(
                     self._cache.get(

@@ -1,4 +1,9 @@
-"""build_schema(): the federated Strawberry schema with its extensions; the SDL comes from here."""
+"""build_schema(): the federated Strawberry schema and the GraphQL stage; the SDL comes from here.
+
+The GraphQL stage is the schema's ordered list of extensions, outermost first: the
+audit record, the contract's errors, the token limit, the parser cache, the document's shape
+limits (with the validation cache), then the authorization decision, taken before execution.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.info import Info
 
 from citizen_graph.auth.enforcement import Authorize
+from citizen_graph.auth.recording import RecordAccess
 from citizen_graph.errors import BadUserInput, CitizenGraphError
 from citizen_graph.schema.citizen import Citizen
+from citizen_graph.schema.contract import ContractErrors
 from citizen_graph.schema.limits import DocumentLimits
+from citizen_graph.schema.parser_cache import CachedParser
 from citizen_graph.schema.query import Query
 from citizen_graph.schema.scalars import SCALAR_OVERRIDES
 from citizen_graph.settings import LimitSettings
@@ -76,12 +84,14 @@ def _representation(representation: Any) -> Any:
 def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
     limits = limits or LimitSettings()
     extensions: list[Any] = [
-        Authorize,
+        RecordAccess,  # last to see the result: records the codes the caller gets
+        ContractErrors,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ParserCache(maxsize=256),
+        lambda: CachedParser(maxsize=256),
         # Measures the shape (fragments summarised once), then validates with a cache
         # that hits: no validator class is built per request.
         lambda: DocumentLimits(limits),
+        Authorize,  # on_execute: the decision, once the document is valid
     ]
     return CitizenSchema(
         query=Query,

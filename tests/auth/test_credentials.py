@@ -1,5 +1,6 @@
 """Clients and their keys: hashed in the file, compared in constant time, roles checked."""
 
+import dataclasses
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,12 @@ from citizen_graph.auth.credentials import (
 )
 from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
 from citizen_graph.serving import ThreadedServer
-from citizen_graph.settings import Settings, SettingsError
+from citizen_graph.settings import (
+    AuthSettings,
+    SandboxSettings,
+    Settings,
+    SettingsError,
+)
 from tests.conftest import ALICE, configured_settings
 
 KEY = "s3cret-key-of-the-canteen"
@@ -213,7 +219,7 @@ def test_a_client_with_a_role_the_policy_lacks_stops_the_start(
     from citizen_graph.schema import build_schema
 
     path = write(tmp_path, CLIENTS.replace('"address_check"', '"mayor"'))
-    settings = Settings().replace("auth", clients_file=str(path))
+    settings = Settings(auth=AuthSettings(clients_file=str(path)))
     with pytest.raises(SettingsError, match="unknown role 'mayor'"):
         _clients(settings, load_policy(build_schema()._schema))
 
@@ -223,7 +229,9 @@ def test_a_config_enabling_the_sandbox_still_needs_its_own_clients() -> None:
     from citizen_graph.auth.policy import load_policy
     from citizen_graph.schema import build_schema
 
-    settings = Settings().replace("sandbox", enabled=True)  # from a file: no demo keys
+    settings = Settings(
+        sandbox=SandboxSettings(enabled=True)
+    )  # from a file: no demo keys
     with pytest.raises(SettingsError, match="clients_file"):
         _clients(settings, load_policy(build_schema()._schema))
 
@@ -240,9 +248,9 @@ def test_outside_sandbox_mode_a_clients_file_is_required() -> None:
 def test_a_configured_gateway_accepts_its_clients_keys_and_never_the_demo_keys(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> None:
-    settings = configured_settings(sandbox_server.url, tmp_path).replace(
-        "auth", clients_file=str(write(tmp_path, CLIENTS))
-    )
+    settings = configured_settings(sandbox_server.url, tmp_path)
+    auth = AuthSettings(clients_file=str(write(tmp_path, CLIENTS)))
+    settings = dataclasses.replace(settings, auth=auth)
     query = {
         "query": f'{{ citizen(fiscalNumber: "{ALICE}") {{ identity {{ birthName }} }} }}'
     }

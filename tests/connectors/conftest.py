@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from citizen_graph.connectors import Connectors, open_connectors
+from citizen_graph.connectors import Connectors, open_connectors, point_at_sandbox
 from citizen_graph.connectors._client import ClientConfig, SubjectError, UpstreamClient
 from citizen_graph.serving import ThreadedServer
 from tests.conftest import gateway_settings
@@ -26,18 +26,7 @@ async def connectors(
     credentials = sandbox.get("/_sandbox/credentials").json()
     url = sandbox_server.url
     settings = gateway_settings(url)
-    settings = settings.replace(
-        "dgfip",
-        base_url=f"{url}/dgfip",
-        client_id=credentials["dgfip"]["client_id"],
-        client_secret=credentials["dgfip"]["client_secret"],
-    )
-    settings = settings.replace(
-        "api_particulier",
-        base_url=f"{url}/api-particulier",
-        token=credentials["api_particulier"]["token"],
-    )
-    settings = settings.replace("ban", base_url=f"{url}/ban")
+    settings = point_at_sandbox(settings, url, credentials)
     async with open_connectors(settings) as opened:
         yield opened
 

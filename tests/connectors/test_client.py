@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from citizen_graph import request_scope
-from citizen_graph.connectors import _particulier_provider_error
+from citizen_graph.connectors import api_particulier
 from citizen_graph.connectors._client import UpstreamClient
 from citizen_graph.connectors.dgfip import DgfipConnector
 from citizen_graph.errors import UpstreamUnavailable
@@ -222,7 +222,9 @@ async def test_only_a_provider_error_about_one_person_is_not_retried(
     open_client: OpenClient,
 ) -> None:
     upstream.otherwise = answer
-    client = open_client("api_particulier", subject_error=_particulier_provider_error)
+    client = open_client(
+        "api_particulier", subject_error=api_particulier.provider_error
+    )
     for caller in ("a", "b"):
         assert await call(client, caller) == 502
     assert len(upstream.received) == 2 * attempts, kind

@@ -3,14 +3,17 @@ upstream that really fails is cut for everyone. Counted at the sandbox, never ti
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from citizen_graph.serving import ThreadedServer
+from citizen_graph.settings import BreakerSettings
 from tests.conftest import (
     ALICE_IDENTITY,
     FAMILY,
@@ -22,7 +25,7 @@ from tests.conftest import (
 )
 
 ALL_ROLES = "demo-all-roles"
-BREAKER = {"failure_threshold": 3, "open_s": 30.0}
+BREAKER: dict[str, Any] = {"failure_threshold": 3, "open_s": 30.0}
 FAMILY_QUOTIENT = """query($i: PivotIdentityInput) {
   citizen(identity: $i) { familyQuotient { value } } }"""
 # API Particulier answers 502 "Erreur du fournisseur" (23999) for this identity only.
@@ -123,11 +126,15 @@ def gateway_without_api_particulier(
 ) -> Iterator[GatewayClient]:
     """A gateway outside sandbox mode (which would point every upstream at the sandbox):
     DGFiP and BAN at the sandbox, API Particulier at a port that refuses connections."""
-    settings = (
-        configured_settings(sandbox_server.url, tmp_path)
-        .replace("sandbox", demo_keys=True)  # the demo clients, not sandbox mode
-        .replace("breaker", **BREAKER)
-        .replace("api_particulier", base_url=f"http://127.0.0.1:{closed_port}")
+    settings = configured_settings(sandbox_server.url, tmp_path)
+    settings = dataclasses.replace(
+        settings,
+        # the demo clients, not sandbox mode
+        sandbox=dataclasses.replace(settings.sandbox, demo_keys=True),
+        breaker=BreakerSettings(**BREAKER),
+        api_particulier=dataclasses.replace(
+            settings.api_particulier, base_url=f"http://127.0.0.1:{closed_port}"
+        ),
     )
     with serving(settings, tmp_path / "audit.jsonl") as client:
         yield client

@@ -4,6 +4,7 @@ Every call goes through the same steps as the real platform: JWT (401), 20 reque
 second per token (429), identical request in flight (409), scopes (403), `recipient` (422),
 identity (422), then the provider (latency, magic failures, 404). Every answer carries
 `X-Request-ID` and `RateLimit-*`; a `data` block the token has no scope for is absent.
+Testers mint tokens with chosen scopes with `POST /_sandbox/api-particulier/tokens`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
+from citizen_graph.sandbox import openapi
+from citizen_graph.sandbox.admin import admin_error
 from citizen_graph.sandbox.family_quotient import SCOPES as FAMILY_QUOTIENT_SCOPES
 from citizen_graph.sandbox.family_quotient import family_quotient, period
 from citizen_graph.sandbox.identity import Params, one, pivot_identity
+from citizen_graph.sandbox.latency import Latency, Lognormal
 from citizen_graph.sandbox.magic import FAILING_BIRTH_PLACES
 from citizen_graph.sandbox.particulier_errors import (
     CNAF,
@@ -30,16 +34,24 @@ from citizen_graph.sandbox.particulier_errors import (
     ApiError,
     status_error,
 )
-from citizen_graph.sandbox.particulier_tokens import Claims, TokenAuthority
+from citizen_graph.sandbox.particulier_tokens import (
+    ALL_SCOPES,
+    TOKEN_LIFETIME_S,
+    Claims,
+    TokenAuthority,
+)
 from citizen_graph.sandbox.population import IdentityQuery, Population, Resident
 from citizen_graph.sandbox.ratelimit import RollingWindow, Verdict
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.student_status import SCOPES as STUDENT_SCOPES
 from citizen_graph.sandbox.student_status import student_status
+from citizen_graph.sandbox.upstream import SimulatedUpstream, World
 
+NAME = "api_particulier"
 QF_PATH = "/api-particulier/v3/dss/quotient_familial/identite"
 STUDENT_PATH = "/api-particulier/v3/mesri/statut_etudiant/identite"
 RATE_LIMIT = 20  # requests per rolling second, per token
+MAX_EXPIRES_IN_S = 10 * 365 * 86_400
 SIRET = re.compile(r"[0-9]{14}")
 Answer = Callable[[Request, Claims], Awaitable[dict[str, Any]]]
 FlightKey = tuple[str, str, tuple[tuple[str, str], ...]]
@@ -56,22 +68,48 @@ class ApiParticulier:
         self._limits = RollingWindow(RATE_LIMIT)
         runtime.on_reset(self._limits.clear)
         self._in_flight: set[FlightKey] = set()
+        # One long-lived token with every scope, the same for every tester of this app.
+        self._default = self.tokens.mint(ALL_SCOPES, TOKEN_LIFETIME_S)
+
+    @classmethod
+    def build(cls, world: World) -> ApiParticulier:
+        return cls(world.population, world.runtime, world.today)
 
     def routes(self) -> list[BaseRoute]:
         runtime, fail = self._runtime, self.failure
         return [
+            runtime.route(NAME, "GET", QF_PATH, self._endpoint(self._qf), fail),
             runtime.route(
-                "api_particulier", "GET", QF_PATH, self._endpoint(self._qf), fail
+                NAME, "GET", STUDENT_PATH, self._endpoint(self._student), fail
             ),
-            runtime.route(
-                "api_particulier",
-                "GET",
-                STUDENT_PATH,
-                self._endpoint(self._student),
-                fail,
-            ),
-            runtime.not_found("api_particulier", "/api-particulier", fail),
         ]
+
+    def credentials(self) -> dict[str, str]:
+        return {"token": self._default.token}
+
+    def admin_routes(self) -> list[BaseRoute]:
+        return [Route("/_sandbox/api-particulier/tokens", self.mint, methods=["POST"])]
+
+    async def mint(self, request: Request) -> Response:
+        """`POST /_sandbox/api-particulier/tokens` `{"scopes": [...], "expires_in": s}`
+        → `{"token": JWT, "jti": its public id}`; a negative `expires_in` mints it expired."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return admin_error("Invalid JSON.")
+        if not isinstance(body, dict) or set(body) - {"scopes", "expires_in"}:
+            return admin_error('Expected {"scopes": [...], "expires_in": seconds}.')
+        scopes = body.get("scopes")
+        expires_in = body.get("expires_in", TOKEN_LIFETIME_S)
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            return admin_error("scopes must be a list of strings.")
+        valid_int = isinstance(expires_in, int) and not isinstance(expires_in, bool)
+        if not valid_int or abs(expires_in) > MAX_EXPIRES_IN_S:
+            return admin_error(
+                "expires_in must be an integer number of seconds (negative: expired)."
+            )
+        issued = self.tokens.mint(scopes, expires_in)
+        return JSONResponse({"token": issued.token, "jti": issued.jti})
 
     def failure(self, request: Request, status: int) -> Response:
         provider = {QF_PATH: CNAF, STUDENT_PATH: MESRI}.get(request.url.path, GENERIC)
@@ -82,6 +120,7 @@ class ApiParticulier:
             verdict = None
             try:
                 claims = self.tokens.verify(request.headers.get("authorization", ""))
+                self._runtime.authenticated(request, claims.jti)
                 verdict = self._limits.hit(claims.jti)
                 if not verdict.allowed:
                     error = status_error(429)
@@ -173,9 +212,9 @@ class ApiParticulier:
         )
         if magic is not None:
             raise status_error(magic, provider)
-        await self._runtime.work("api_particulier")
-        if self._runtime.provider_times_out():
-            await asyncio.sleep(self._runtime.latency.provider_timeout_s)
+        await self._runtime.work(NAME)
+        if self._runtime.times_out(NAME):
+            await asyncio.sleep(self._runtime.latency.of(NAME).timeout_s)
             raise status_error(504, provider)
 
     def _match(self, query: IdentityQuery, params: Params) -> Resident | None:
@@ -222,3 +261,16 @@ def _params(request: Request) -> Params:
             parameter="recipient",
         )
     return params
+
+
+API_PARTICULIER = SimulatedUpstream(
+    name=NAME,
+    prefix="/api-particulier",
+    build=ApiParticulier.build,
+    openapi=openapi.api_particulier,
+    latency={
+        "realistic": Latency(
+            Lognormal.with_p95(0.3, 1.5), timeout_rate=0.01, timeout_s=10.0
+        )
+    },
+)

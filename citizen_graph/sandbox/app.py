@@ -1,4 +1,5 @@
-"""The sandbox app factory: builds the population and every simulated upstream of one app.
+"""The sandbox app factory: builds the population and every registered simulated upstream of
+one app (`registry.py`).
 
 Nothing is global: the population, statistics, faults, tokens and rate-limit windows hang off
 the app built here (`app.state.sandbox`).
@@ -7,18 +8,17 @@ the app built here (`app.state.sandbox`).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from citizen_graph.sandbox.admin import Admin
-from citizen_graph.sandbox.api_particulier import ApiParticulier
-from citizen_graph.sandbox.ban import Ban
-from citizen_graph.sandbox.dgfip import Dgfip
-from citizen_graph.sandbox.geocoder import Geocoder
-from citizen_graph.sandbox.latency import LATENCY_PROFILES
 from citizen_graph.sandbox.population import Population
+from citizen_graph.sandbox.registry import REGISTRY, check, latency_profile
 from citizen_graph.sandbox.runtime import Runtime
+from citizen_graph.sandbox.upstream import SimulatedUpstream, Upstream, World
 
 DEFAULT_SEED = 20261128
 
@@ -43,23 +43,35 @@ def create_sandbox_app(
     seed: int = DEFAULT_SEED,
     households: int = 10_000,
     today: datetime.date | None = None,
+    upstreams: Sequence[SimulatedUpstream] = REGISTRY,
 ) -> Starlette:
-    """The simulated upstreams under `/dgfip`, `/api-particulier`, `/ban`, plus `/_sandbox`.
+    """The simulated upstreams (by default `/dgfip`, `/api-particulier`, `/ban`), plus
+    `/_sandbox`.
 
     `latency`: one of LATENCY_PROFILES; `today`: the date the upstreams believe it is
     (available tax years, current QF month, academic year); default: the real date.
     """
-    if latency not in LATENCY_PROFILES:
-        raise ValueError(f"latency must be one of {', '.join(LATENCY_PROFILES)}")
+    check(upstreams)
+    profile = latency_profile(latency, upstreams)
     today = today or datetime.date.today()
     population = Population.generate(seed, households)
-    runtime = Runtime(LATENCY_PROFILES[latency])
-    dgfip = Dgfip(population, runtime, today)
-    particulier = ApiParticulier(population, runtime, today)
-    ban = Ban(Geocoder(h.address for h in population.households), runtime)
-    admin = Admin(population, runtime, dgfip, particulier.tokens)
-    app = Starlette(
-        routes=[*dgfip.routes(), *particulier.routes(), *ban.routes(), *admin.routes()]
-    )
+    runtime = Runtime(profile, [u.name for u in upstreams])
+    world = World(population, runtime, today)
+    built = {u.name: u.build(world) for u in upstreams}
+    routes: list[BaseRoute] = []
+    for declaration in upstreams:
+        routes += _routes(declaration, built[declaration.name], runtime)
+    admin = Admin(population, runtime, upstreams, built)
+    app = Starlette(routes=[*routes, *admin.routes()])
     app.state.sandbox = Sandbox(population, runtime, today)
     return app
+
+
+def _routes(
+    declaration: SimulatedUpstream, upstream: Upstream, runtime: Runtime
+) -> list[BaseRoute]:
+    """The upstream's routes, then a 404 in its own format for any other path of its prefix."""
+    not_found = runtime.not_found(
+        declaration.name, declaration.prefix, upstream.failure
+    )
+    return [*upstream.routes(), not_found]

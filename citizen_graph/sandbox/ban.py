@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from citizen_graph.sandbox import openapi
 from citizen_graph.sandbox.ban_csv import (
     CsvRequest,
     UnknownColumn,
@@ -22,9 +23,12 @@ from citizen_graph.sandbox.ban_csv import (
     valid_query,
 )
 from citizen_graph.sandbox.geocoder import RESULT_TYPES, Geocoder, Result
+from citizen_graph.sandbox.latency import Latency, Lognormal
 from citizen_graph.sandbox.ratelimit import RollingWindow
 from citizen_graph.sandbox.runtime import Runtime
+from citizen_graph.sandbox.upstream import SimulatedUpstream, World
 
+NAME = "ban"
 RATE_LIMIT = 50  # requests per rolling second, per IP
 PENALTY_S = 5.0
 Handler = Callable[[Request], Awaitable[Response]]
@@ -42,16 +46,27 @@ class Ban:
         self._limits = RollingWindow(RATE_LIMIT, penalty_s=PENALTY_S)
         runtime.on_reset(self._limits.clear)
 
+    @classmethod
+    def build(cls, world: World) -> Ban:
+        addresses = (h.address for h in world.population.households)
+        return cls(Geocoder(addresses), world.runtime)
+
     def routes(self) -> list[BaseRoute]:
         runtime, fail = self._runtime, self.failure
         search, batch = self._limited(self.search), self._limited(self.search_csv)
         return [
-            runtime.route("ban", "GET", "/ban/search/", search, fail),
-            runtime.route("ban", "GET", "/ban/search", search, fail),
-            runtime.route("ban", "POST", "/ban/search/csv/", batch, fail),
-            runtime.route("ban", "POST", "/ban/search/csv", batch, fail),
-            runtime.not_found("ban", "/ban", fail),
+            runtime.route(NAME, "GET", "/ban/search/", search, fail),
+            runtime.route(NAME, "GET", "/ban/search", search, fail),
+            runtime.route(NAME, "POST", "/ban/search/csv/", batch, fail),
+            runtime.route(NAME, "POST", "/ban/search/csv", batch, fail),
         ]
+
+    def credentials(self) -> None:
+        """No authentication."""
+        return None
+
+    def admin_routes(self) -> list[BaseRoute]:
+        return []
 
     def failure(self, request: Request, status: int) -> Response:
         messages = {404: "Not Found", 429: "Too many requests"}
@@ -85,7 +100,7 @@ class Ban:
         filters = {
             k: params[k] for k in ("postcode", "citycode", "type") if params.get(k)
         }
-        await self._runtime.work("ban")
+        await self._runtime.work(NAME)
         results = self._geocoder.search(
             q,
             limit=int(limit),
@@ -119,7 +134,7 @@ class Ban:
         except UnknownColumn:
             body = {"code": 400, "message": "At least one given column name is unknown"}
             return JSONResponse(body, status_code=400)
-        await self._runtime.work("ban", rows=len(rows))
+        await self._runtime.work(NAME, rows=len(rows))
         name = (upload.filename or "data.csv").rsplit(".", 1)[0]
         return Response(
             geocode_table(request, header, rows, self._geocoder),
@@ -181,3 +196,12 @@ def _feature(result: Result) -> dict[str, Any]:
         "geometry": {"type": "Point", "coordinates": [lon, lat]},
         "properties": properties,
     }
+
+
+BAN = SimulatedUpstream(
+    name=NAME,
+    prefix="/ban",
+    build=Ban.build,
+    openapi=openapi.ban,
+    latency={"realistic": Latency(Lognormal(0.03, 0.4), per_row_s=0.001)},
+)

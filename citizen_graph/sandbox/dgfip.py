@@ -1,8 +1,9 @@
 """Simulated DGFiP API Impôt particulier: OAuth2 client credentials and the IR situation routes.
 
-Every data call needs `Authorization: Bearer <token from POST /dgfip/token>` and an
-`X-Correlation-ID` UUID (echoed back); errors are `{"codeapp", "message"}` bodies that never
-repeat the fiscal number.
+Every data call needs `Authorization: Bearer <token from POST /dgfip/token>` holding the route's
+scope (`RessourceIR`, `RessourceIRDerniere2`) and an `X-Correlation-ID` UUID (echoed back);
+errors are `{"codeapp", "message"}` bodies that never repeat the fiscal number. Testers
+register more OAuth clients with `POST /_sandbox/dgfip/clients`.
 """
 
 from __future__ import annotations
@@ -11,26 +12,39 @@ import asyncio
 import base64
 import binascii
 import datetime
+import json
 import re
-import secrets
-import time
 from types import MappingProxyType
 from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
+from citizen_graph.sandbox import openapi
+from citizen_graph.sandbox.admin import admin_error
+from citizen_graph.sandbox.dgfip_oauth import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAX_CLIENTS,
+    SCOPES,
+    TOKEN_LIFETIME_S,
+    OAuthServer,
+    ScopeError,
+    parse_scopes,
+    scope_string,
+)
+from citizen_graph.sandbox.latency import Latency, Lognormal
 from citizen_graph.sandbox.magic import FAILING_SPIS, HANG_S, HANGING_SPI
 from citizen_graph.sandbox.people import Household
 from citizen_graph.sandbox.population import Population
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.tax_notice import latest_income_year, situation
+from citizen_graph.sandbox.upstream import SimulatedUpstream, World
 
-CLIENT_ID = "citizen-graph-sandbox"
-CLIENT_SECRET = "sandbox-dgfip-secret-not-for-production"
-TOKEN_LIFETIME_S = 3600
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DGFIP", "TOKEN_LIFETIME_S", "Dgfip"]
+NAME = "dgfip"
 ROOT = "/dgfip/impotparticulier/1.0/spi/{spi}"
 SITUATION_PATH = ROOT + "/situations/ir/assiettes/annrev/{annrev}"
 TWO_YEARS_PATH = ROOT + "/dernieresituation/ir/assiettes/deuxans"
@@ -63,23 +77,60 @@ class Dgfip:
         self._population = population
         self._runtime = runtime
         self._today = today
-        self._tokens: dict[str, float] = {}  # access token → expiry (monotonic clock)
+        self._oauth = OAuthServer()
+
+    @classmethod
+    def build(cls, world: World) -> Dgfip:
+        return cls(world.population, world.runtime, world.today)
 
     def routes(self) -> list[BaseRoute]:
         runtime, fail = self._runtime, self.failure
         return [
             runtime.route(
-                "dgfip", "POST", "/dgfip/token", self.token, fail, outage_only=True
+                NAME, "POST", "/dgfip/token", self.token, fail, outage_only=True
             ),
-            runtime.route("dgfip", "GET", SITUATION_PATH, self.situation, fail),
-            runtime.route("dgfip", "GET", TWO_YEARS_PATH, self.two_years, fail),
-            runtime.not_found("dgfip", "/dgfip", fail),
+            runtime.route(NAME, "GET", SITUATION_PATH, self.situation, fail),
+            runtime.route(NAME, "GET", TWO_YEARS_PATH, self.two_years, fail),
         ]
 
-    def revoke_tokens(self) -> int:
-        revoked = len(self._tokens)
-        self._tokens.clear()
-        return revoked
+    def credentials(self) -> dict[str, str]:
+        """The default client: it holds every scope."""
+        return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+
+    def admin_routes(self) -> list[BaseRoute]:
+        return [
+            Route("/_sandbox/dgfip/clients", self.register, methods=["POST"]),
+            Route("/_sandbox/dgfip/revoke-tokens", self.revoke, methods=["POST"]),
+        ]
+
+    async def register(self, request: Request) -> Response:
+        """`POST /_sandbox/dgfip/clients` `{"scopes": [...]}` (optional, default: every scope)
+        → `{"client_id", "client_secret"}`: a new OAuth client of this app."""
+        try:
+            raw = await request.body()
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return admin_error("Invalid JSON.")
+        if not isinstance(body, dict) or set(body) - {"scopes"}:
+            return admin_error('Expected {"scopes": [...]}.')
+        names = body.get("scopes", list(SCOPES))
+        if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+            return admin_error("scopes must be a list of strings.")
+        try:
+            client = self._oauth.register(parse_scopes(names))
+        except ScopeError as error:
+            return admin_error(str(error))
+        except OverflowError:
+            return admin_error(
+                f"This sandbox holds {MAX_CLIENTS} clients already.", 409
+            )
+        return JSONResponse(
+            {"client_id": client.client_id, "client_secret": client.secret}
+        )
+
+    async def revoke(self, request: Request) -> Response:
+        """`POST /_sandbox/dgfip/revoke-tokens` → `{"revoked": n}`: every client's tokens."""
+        return JSONResponse({"revoked": self._oauth.revoke()})
 
     def failure(self, request: Request, status: int) -> Response:
         message = _MESSAGES.get(status, "Erreur technique.")
@@ -87,35 +138,34 @@ class Dgfip:
 
     async def token(self, request: Request) -> Response:
         async with request.form() as form:
-            return self._token(form, request.headers.get("authorization", ""))
+            return self._token(request, form)
 
-    def _token(self, form: FormData, authorization: str) -> Response:
+    def _token(self, request: Request, form: FormData) -> Response:
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        client_id, client_secret = _basic(authorization) or (
+        client_id, client_secret = _basic(request.headers.get("authorization", "")) or (
             str(form.get("client_id", "")),
             str(form.get("client_secret", "")),
         )
-        valid_id = secrets.compare_digest(client_id.encode(), CLIENT_ID.encode())
-        valid_secret = secrets.compare_digest(
-            client_secret.encode(), CLIENT_SECRET.encode()
-        )
-        if not (valid_id and valid_secret):
+        client = self._oauth.authenticate(client_id, client_secret)
+        if client is None:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
-        now = time.monotonic()
-        self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = now + TOKEN_LIFETIME_S
+        self._runtime.authenticated(request, client.client_id)
+        issued = self._oauth.issue(client, str(form.get("scope", "")))
+        if issued is None:
+            return JSONResponse({"error": "invalid_scope"}, status_code=400)
+        token, access = issued
         body = {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_S,
+            "scope": scope_string(access.scopes),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def situation(self, request: Request) -> Response:
         try:
-            self._check(request)
+            self._check(request, "RessourceIR")
             if not YEAR.fullmatch(request.path_params["annrev"]):
                 raise DgfipError(
                     400, "4002", "L'année de revenus doit comporter 4 chiffres."
@@ -132,7 +182,7 @@ class Dgfip:
 
     async def two_years(self, request: Request) -> Response:
         try:
-            self._check(request)
+            self._check(request, "RessourceIRDerniere2")
             household = await self._household(request)
         except DgfipError as error:
             return self._error(request, error)
@@ -145,11 +195,16 @@ class Dgfip:
     def _latest(self) -> int:
         return latest_income_year(self._today)
 
-    def _check(self, request: Request) -> None:
+    def _check(self, request: Request, scope: str) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        expiry = self._tokens.get(token.strip())
-        if scheme.lower() != "bearer" or expiry is None or expiry < time.monotonic():
+        access = self._oauth.verify(token.strip())
+        if scheme.lower() != "bearer" or access is None:
             raise DgfipError(401, "4010", _MESSAGES[401])
+        self._runtime.authenticated(request, access.client_id)
+        if scope not in access.scopes:
+            raise DgfipError(
+                403, "4031", f"Accès refusé : le jeton n'a pas le scope {scope}."
+            )
         if not UUID.fullmatch(request.headers.get("x-correlation-id", "")):
             raise DgfipError(
                 400, "4000", "L'en-tête X-Correlation-ID (UUID) est obligatoire."
@@ -160,7 +215,7 @@ class Dgfip:
             )
 
     async def _household(self, request: Request) -> Household:
-        await self._runtime.work("dgfip")
+        await self._runtime.work(NAME)
         spi = request.path_params["spi"]
         if spi == HANGING_SPI:
             await asyncio.sleep(HANG_S)
@@ -199,3 +254,12 @@ def _basic(authorization: str) -> tuple[str, str] | None:
         return None
     client_id, _, client_secret = decoded.partition(":")
     return client_id, client_secret
+
+
+DGFIP = SimulatedUpstream(
+    name=NAME,
+    prefix="/dgfip",
+    build=Dgfip.build,
+    openapi=openapi.dgfip,
+    latency={"realistic": Latency(Lognormal(0.4, 0.45))},
+)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-UPSTREAMS = ("dgfip", "api_particulier", "ban")
 MAX_LATENCY_MS = 600_000
 
 

@@ -1,8 +1,9 @@
 """Latency profiles: how long each simulated upstream takes to answer.
 
-A profile is a typed value; `none` adds nothing, `realistic` draws lognormal delays around the
-medians of the reference (DGFiP 400 ms, API Particulier 300 ms with p95 1.5 s and a 1 % tail of
-10 s provider timeouts, BAN 30 ms plus 1 ms per CSV row).
+A profile is a typed value built from each registered upstream's own entry (`Latency`); `none`
+adds nothing, `realistic` draws lognormal delays around the medians of the reference (DGFiP
+400 ms, API Particulier 300 ms with p95 1.5 s and a 1 % tail of 10 s provider timeouts, BAN
+30 ms plus 1 ms per CSV row).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
+PROFILES = ("none", "realistic")
 # p95 = median × e^(1.645 σ)
 _Z95 = 1.645
 
@@ -22,6 +23,10 @@ class Lognormal:
     median_s: float = 0.0
     sigma: float = 0.5
 
+    @classmethod
+    def with_p95(cls, median_s: float, p95_s: float) -> Lognormal:
+        return cls(median_s, math.log(p95_s / median_s) / _Z95)
+
     def draw(self, rng: random.Random) -> float:
         if self.median_s <= 0:
             return 0.0
@@ -29,34 +34,25 @@ class Lognormal:
 
 
 @dataclass(frozen=True, slots=True)
+class Latency:
+    """How long one upstream takes in one profile."""
+
+    delay: Lognormal = Lognormal()
+    per_row_s: float = 0.0  # batch endpoints: extra time per row
+    timeout_rate: float = 0.0  # calls to a data provider that wait, then time out
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class LatencyProfile:
     name: str
-    dgfip: Lognormal = Lognormal()
-    api_particulier: Lognormal = Lognormal()
-    ban: Lognormal = Lognormal()
-    ban_per_row_s: float = 0.0  # BAN CSV: extra time per geocoded row
-    provider_timeout_rate: float = (
-        0.0  # API Particulier calls that wait, then answer 504
-    )
-    provider_timeout_s: float = 10.0
+    upstreams: Mapping[str, Latency]  # upstream name → its entry
+
+    def of(self, upstream: str) -> Latency:
+        """The entry of `upstream` (nothing added when it declares none)."""
+        return self.upstreams.get(upstream, Latency())
 
     def draw(self, upstream: str, rng: random.Random, rows: int = 0) -> float:
         """Seconds of added latency for one request to `upstream`."""
-        distribution: Lognormal = getattr(self, upstream)
-        extra = self.ban_per_row_s * rows if upstream == "ban" else 0.0
-        return distribution.draw(rng) + extra
-
-
-LATENCY_PROFILES: Mapping[str, LatencyProfile] = MappingProxyType(
-    {
-        "none": LatencyProfile("none"),
-        "realistic": LatencyProfile(
-            "realistic",
-            dgfip=Lognormal(0.4, 0.45),
-            api_particulier=Lognormal(0.3, math.log(1.5 / 0.3) / _Z95),
-            ban=Lognormal(0.03, 0.4),
-            ban_per_row_s=0.001,
-            provider_timeout_rate=0.01,
-        ),
-    }
-)
+        latency = self.of(upstream)
+        return latency.delay.draw(rng) + latency.per_row_s * rows

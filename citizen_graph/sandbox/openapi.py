@@ -1,11 +1,11 @@
 """OpenAPI 3.0 documents of the simulated upstreams (`GET /_sandbox/openapi/{upstream}.json`),
-describing exactly the routes, parameters and answers this sandbox implements.
+describing exactly the routes, parameters and answers this sandbox implements; each upstream's
+declaration (`registry.py`) names its document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Mapping
 from typing import Any
 
 Document = dict[str, Any]
@@ -65,13 +65,26 @@ def _errors(ref: str, descriptions: Mapping[int, str]) -> dict[str, Any]:
     return {str(status): _json(text, ref) for status, text in descriptions.items()}
 
 
+_DGFIP_SCOPES = {
+    "RessourceIR": "Situation IR d'une année de revenus",
+    "RessourceIRDerniere": "Dernière situation IR d'une année (route non simulée)",
+    "RessourceIRDerniere2": "Situations IR des deux dernières années",
+    "RessourceIRMultiple": "Situations IR multiples (route non simulée)",
+    "RessourceIRFacture": "Facture IR (route non simulée)",
+    "RessourceIFI": "IFI (route non simulée)",
+    "RessourceTHPrincipale": "Taxe d'habitation (route non simulée)",
+    "RessourceLEP": "Éligibilité LEP (route non simulée)",
+}
+
+
 def dgfip() -> Document:
     spi, year = _path("spi", "^[0-9]{13}$"), _path("annrev", "^[0-9]{4}$")
     headers = [_header("X-Correlation-ID", True, type="string", format="uuid"),
                _header("ID_Teleservice", False, type="string")]  # fmt: skip
     errors = _errors("Error", {
         400: "4000 X-Correlation-ID absent, 4001 SPI invalide, 4002 année invalide",
-        401: "4010 jeton absent, invalide ou expiré", 403: "4031 accès refusé",
+        401: "4010 jeton absent, invalide ou expiré",
+        403: "4031 accès refusé (jeton sans le scope de la route)",
         410: "4101 pas de situation pour l'année, 4102 SPI inconnu", 500: "Erreur technique",
     })  # fmt: skip
     situation = {"type": "object", "additionalProperties": True, "properties": {
@@ -86,21 +99,23 @@ def dgfip() -> Document:
         "openapi": OPENAPI_VERSION,
         "info": {"title": "API Impôt particulier (simulation)", "version": "1.0"},
         "servers": [{"url": "/dgfip"}],
-        "security": [{"oauth2": ["RessourceIR"]}],
         "paths": {
             "/token": {"post": {
                 "summary": "Jeton OAuth2 (client credentials)", "security": [],
                 "requestBody": {"required": True, "content": {
                     "application/x-www-form-urlencoded": {"schema": token_form}}},
                 "responses": {"200": _json("Jeton d'accès", "Token"),
-                              "400": _json("unsupported_grant_type", "OAuthError"),
+                              "400": _json("unsupported_grant_type, invalid_scope (aucun des "
+                                           "scopes demandés)", "OAuthError"),
                               "401": _json("invalid_client", "OAuthError")}}},
             "/impotparticulier/1.0/spi/{spi}/situations/ir/assiettes/annrev/{annrev}": {"get": {
                 "summary": "Situation IR d'une année de revenus (les 3 dernières)",
+                "security": [{"oauth2": ["RessourceIR"]}],
                 "parameters": [spi, year, *headers],
                 "responses": {"200": _json("Situation IR", "Situation"), **errors}}},
             "/impotparticulier/1.0/spi/{spi}/dernieresituation/ir/assiettes/deuxans": {"get": {
                 "summary": "Situations IR des deux dernières années de revenus",
+                "security": [{"oauth2": ["RessourceIRDerniere2"]}],
                 "parameters": [spi, *headers],
                 "responses": {"200": {"description": "Plus récente d'abord", "content": {
                     "application/json": {"schema": {"type": "array", "items": {
@@ -108,12 +123,14 @@ def dgfip() -> Document:
         },
         "components": {
             "securitySchemes": {"oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": "/dgfip/token", "scopes": {"RessourceIR": "Situations IR"}}}}},
+                "tokenUrl": "/dgfip/token", "scopes": _DGFIP_SCOPES}}}},
             "schemas": {
                 "Situation": situation,
                 "Token": {"type": "object", "properties": {
                     "access_token": {"type": "string"}, "token_type": {"type": "string"},
-                    "expires_in": {"type": "integer"}}},
+                    "expires_in": {"type": "integer"},
+                    "scope": {"type": "string", "description": "scopes accordés, séparés par "
+                              "des espaces"}}},
                 "OAuthError": {"type": "object", "properties": {"error": {"type": "string"}}},
                 "Error": {"type": "object", "properties": {
                     "codeapp": {"type": "string"}, "message": {"type": "string"}}},
@@ -235,8 +252,3 @@ def ban() -> Document:
                 "features": {"type": "array", "items": {"type": "object"}},
                 "query": {"type": "string"}, "limit": {"type": "integer"}}}}},
     }  # fmt: skip
-
-
-DOCUMENTS: Mapping[str, Callable[[], Document]] = MappingProxyType(
-    {"dgfip": dgfip, "api_particulier": api_particulier, "ban": ban}
-)

@@ -8,7 +8,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -23,6 +23,12 @@ _EXPIRED = ("00103", "Jeton expiré", "Le jeton d'accès a expiré.")
 
 
 @dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str = field(repr=False)  # the JWT: a secret
+    jti: str  # its public id
+
+
+@dataclass(frozen=True, slots=True)
 class Claims:
     jti: str  # the token's id: rate limits count per token
     scopes: frozenset[str]
@@ -32,18 +38,20 @@ class TokenAuthority:
     def __init__(self) -> None:
         self._secret = secrets.token_hex(32)
 
-    def mint(self, scopes: Iterable[str], expires_in_s: int = TOKEN_LIFETIME_S) -> str:
-        now = int(time.time())
+    def mint(
+        self, scopes: Iterable[str], expires_in_s: int = TOKEN_LIFETIME_S
+    ) -> IssuedToken:
+        now, jti = int(time.time()), str(uuid.uuid4())
         claims = {
             "uid": str(uuid.uuid4()),
-            "jti": str(uuid.uuid4()),
+            "jti": jti,
             "scopes": list(scopes),
             "sub": "citizen-graph sandbox",
             "iat": now,
             "exp": now + expires_in_s,
             "version": "1.0",
         }
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS256"), jti)
 
     def verify(self, authorization: str) -> Claims:
         """The claims of `Authorization: Bearer <JWT>`; 401 `00101`/`00103` otherwise."""

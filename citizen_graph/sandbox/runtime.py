@@ -2,14 +2,15 @@
 
 Every upstream route is built by `Runtime.route`: the wrapper counts the call under its
 template, answers injected errors and outages in that upstream's own format, and the handler
-calls `work()` where the real service would spend its time (so latency holds in-flight locks).
+calls `work()` where the real service would spend its time (so latency holds in-flight locks)
+and `authenticated()` once it has accepted the caller's credential.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,18 +18,19 @@ from starlette.routing import Route
 
 from citizen_graph.sandbox.faults import Fault
 from citizen_graph.sandbox.latency import LatencyProfile
-from citizen_graph.sandbox.stats import Stats
+from citizen_graph.sandbox.stats import Stats, UpstreamStats
 
 Handler = Callable[[Request], Awaitable[Response]]
 # Answers `status` in the upstream's own error format (with its usual headers).
 Failure = Callable[[Request, int], Response]
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_STATS = "sandbox_upstream_stats"  # request.state: the counters this call started on
 
 
 class Runtime:
-    def __init__(self, latency: LatencyProfile) -> None:
+    def __init__(self, latency: LatencyProfile, upstreams: Sequence[str]) -> None:
         self.latency = latency
-        self.stats = Stats()
+        self.stats = Stats(upstreams)
         self.faults: dict[str, Fault] = {}
         # Unseeded on purpose: delays and injected errors need not repeat; the data do.
         self._rng = random.Random()
@@ -65,6 +67,7 @@ class Runtime:
         async def endpoint(request: Request) -> Response:
             stats = self.stats[upstream]
             stats.start(key if method != "*" else f"{request.method} {label}")
+            setattr(request.state, _STATS, stats)
             status = None
             try:
                 response = await self._answer(
@@ -106,9 +109,16 @@ class Runtime:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def provider_times_out(self) -> bool:
-        """Whether this API Particulier call falls in the profile's timeout tail."""
-        return self._rng.random() < self.latency.provider_timeout_rate
+    def authenticated(self, request: Request, credential: str) -> None:
+        """Count this call under `credential`, a public id (a token's `jti`, an OAuth
+        `client_id`): called once the upstream has accepted it, so that calls with a bad or
+        absent credential count under none."""
+        stats: UpstreamStats = getattr(request.state, _STATS)
+        stats.authenticated(credential)
+
+    def times_out(self, upstream: str) -> bool:
+        """Whether this call to `upstream`'s provider falls in the profile's timeout tail."""
+        return self._rng.random() < self.latency.of(upstream).timeout_rate
 
     def not_found(self, upstream: str, prefix: str, failure: Failure) -> Route:
         """Every other path under `prefix`: counted, then 404 in the upstream's format."""

@@ -1,16 +1,17 @@
 """Call statistics per simulated upstream (`GET /_sandbox/stats`).
 
 Routes are counted under their template (`GET /dgfip/…/spi/{spi}/…`), never a real
-identifier; `max_in_flight` is the peak of concurrent requests, to check client throttling.
+identifier; `credentials` counts the calls made with each accepted credential under its public
+id (a token's `jti`, an OAuth `client_id`), never a secret; `max_in_flight` is the peak of
+concurrent requests, to check client throttling.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from citizen_graph.sandbox.faults import UPSTREAMS
 
 
 @dataclass
@@ -18,6 +19,7 @@ class UpstreamStats:
     calls: int = 0
     routes: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
+    credentials: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -26,6 +28,9 @@ class UpstreamStats:
         self.routes[route] += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def authenticated(self, credential: str) -> None:
+        self.credentials[credential] += 1
 
     def finish(self, status: int | None) -> None:
         self.in_flight -= 1
@@ -37,20 +42,22 @@ class UpstreamStats:
             "calls": self.calls,
             "routes": dict(sorted(self.routes.items())),
             "statuses": dict(sorted(self.statuses.items())),
+            "credentials": dict(sorted(self.credentials.items())),
             "max_in_flight": self.max_in_flight,
         }
 
 
 class Stats:
-    def __init__(self) -> None:
-        self._upstreams = {name: UpstreamStats() for name in UPSTREAMS}
+    def __init__(self, upstreams: Sequence[str]) -> None:
+        self._names = tuple(upstreams)
+        self._upstreams = {name: UpstreamStats() for name in self._names}
 
     def __getitem__(self, upstream: str) -> UpstreamStats:
         return self._upstreams[upstream]
 
     def reset(self) -> None:
         """Zero the counters; requests still in flight keep counting on the old ones."""
-        self._upstreams = {name: UpstreamStats() for name in UPSTREAMS}
+        self._upstreams = {name: UpstreamStats() for name in self._names}
 
     def as_json(self) -> dict[str, Any]:
         return {"upstreams": {name: s.as_json() for name, s in self._upstreams.items()}}

@@ -35,7 +35,7 @@ async def test_client_credentials_grant_issues_a_bearer_token(
     response = await client.post("/dgfip/token", data=token_form())
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from citizen_graph.sandbox.latency import LATENCY_PROFILES
+from citizen_graph.sandbox.registry import LATENCY_PROFILES
 
 
 def quantiles(upstream: str, rows: int = 0) -> tuple[float, float]:
@@ -21,7 +21,7 @@ def test_none_profile_adds_nothing() -> None:
     assert {profile.draw(u, rng, 100) for u in ("dgfip", "api_particulier", "ban")} == {
         0.0
     }
-    assert profile.provider_timeout_rate == 0
+    assert profile.of("api_particulier").timeout_rate == 0
 
 
 def test_realistic_profile_matches_the_reference() -> None:
@@ -34,4 +34,4 @@ def test_realistic_profile_matches_the_reference() -> None:
     assert 1.3 <= particulier_p95 <= 1.7
     assert 0.025 <= ban_median <= 0.035
     assert 0.12 <= csv_median <= 0.14
-    assert LATENCY_PROFILES["realistic"].provider_timeout_rate == 0.01
+    assert LATENCY_PROFILES["realistic"].of("api_particulier").timeout_rate == 0.01

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import pytest
 
 from tests.sandbox.helpers import (
@@ -17,6 +18,7 @@ from tests.sandbox.helpers import (
     fixed_identity,
     identity_params,
     mint,
+    mint_token,
 )
 
 pytestmark = pytest.mark.anyio
@@ -61,6 +63,35 @@ async def test_token_without_qf_scope_gets_403(
     response = await client.get(QF, params=alice, headers=headers)
     assert response.status_code == 403
     assert first_error(response)["code"] == "00100"
+
+
+async def test_minted_token_comes_with_its_public_jti(
+    client: httpx.AsyncClient,
+) -> None:
+    minted = await mint_token(client, ["cnaf_quotient_familial"])
+    assert set(minted) == {"token", "jti"}
+    claims = jwt.decode(minted["token"], options={"verify_signature": False})
+    assert claims["jti"] == minted["jti"]
+    assert claims["scopes"] == ["cnaf_quotient_familial"]
+
+
+async def test_token_without_any_student_scope_gets_403(
+    client: httpx.AsyncClient,
+) -> None:
+    camille = identity_params(await fixed_identity(client, "3000000000021"))
+    headers = await mint(client, ["cnaf_quotient_familial", "cnaf_enfants"])
+    response = await client.get(STUDENT, params=camille, headers=headers)
+    assert response.status_code == 403
+    assert first_error(response)["code"] == "00100"
+
+
+async def test_quotient_only_token_gets_the_quotient_block_alone(
+    client: httpx.AsyncClient, alice: Query
+) -> None:
+    headers = await mint(client, ["cnaf_quotient_familial"])
+    response = await client.get(QF, params=alice, headers=headers)
+    assert response.status_code == 200
+    assert set(response.json()["data"]) == {"quotient_familial"}  # absent, not null
 
 
 async def test_block_without_scope_is_absent(

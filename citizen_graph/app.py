@@ -21,17 +21,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import (
-    DEMO_CLIENTS,
+    DEMO_KEYS,
     Client,
     ClientsError,
     Credentials,
+    demo_client,
     load_clients,
 )
+from citizen_graph.auth.habilitations import Habilitation, habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import (
     UPSTREAMS,
-    fetch_sandbox_credentials,
+    mint_sandbox_credentials,
     open_connectors,
     point_at_sandbox,
 )
@@ -46,7 +48,12 @@ from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.serving import ThreadedServer
-from citizen_graph.settings import Settings, SettingsError, settings_from_environment
+from citizen_graph.settings import (
+    Settings,
+    SettingsError,
+    environment,
+    settings_from_environment,
+)
 from citizen_graph.telemetry import Metrics
 from citizen_graph.views import GraphQLView, Services, healthz, metrics, readyz
 
@@ -78,7 +85,7 @@ def create_app(settings: Settings) -> Starlette:
             _check(effective)
             schema = build_schema(effective.limits)
             policy = _policy(schema, effective)
-            credentials = Credentials(_clients(effective, policy))
+            credentials = Credentials(await _clients(effective, policy))
             audit = AuditLog(_audit_config(effective))
             stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))
@@ -144,8 +151,7 @@ async def _with_sandbox(settings: Settings, stack: AsyncExitStack) -> Settings:
         await asyncio.to_thread(server.start)
         stack.callback(server.stop)
         url = server.url
-    credentials = await fetch_sandbox_credentials(url)
-    settings = point_at_sandbox(settings, url, credentials)
+    settings = point_at_sandbox(settings, url)
     settings = replace(settings, sandbox=replace(settings.sandbox, url=url))
     if not str(settings.server.id_secret):
         ids = replace(settings.server, id_secret=Secret(SANDBOX_ID_SECRET))
@@ -161,17 +167,23 @@ def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
         raise SettingsError(f"policy: {error}") from None
 
 
-def _clients(settings: Settings, policy: Policy) -> list[Client]:
+async def _clients(settings: Settings, policy: Policy) -> list[Client]:
     """Sandbox mode without a config: the demo keys and nothing else; else the clients file."""
     if settings.sandbox.demo_keys:
-        clients = list(DEMO_CLIENTS)
+        clients = await _demo_clients(settings.sandbox.url)
     elif settings.auth.clients_file:
-        try:
-            clients = load_clients(Path(settings.auth.clients_file))
-        except ClientsError as error:
-            raise SettingsError(f"clients: {error}") from None
+        clients = read_clients(Path(settings.auth.clients_file), policy)
     else:
         raise SettingsError("auth.clients_file is required outside sandbox mode")
+    return clients
+
+
+def read_clients(path: Path, policy: Policy) -> list[Client]:
+    """The clients file, checked against the policy (also `citizen-graph clients check`)."""
+    try:
+        clients = load_clients(path, environment())
+    except ClientsError as error:
+        raise SettingsError(f"clients: {error}") from None
     for client in clients:
         unknown = [role for role in client.roles if role not in policy.roles]
         if unknown:
@@ -179,6 +191,34 @@ def _clients(settings: Settings, policy: Policy) -> list[Client]:
                 f"client {client.client_id!r}: unknown role {unknown[0]!r}"
             )
     return clients
+
+
+async def _demo_clients(sandbox_url: str) -> list[Client]:
+    """The contract's demo keys, each with its own habilitation minted by the sandbox."""
+    clients = []
+    for key, demo in DEMO_KEYS.items():
+        token, dgfip = await mint_sandbox_credentials(
+            sandbox_url, demo.api_particulier, demo.dgfip
+        )
+        clients.append(demo_client(key, (demo_habilitation(key, token or "", dgfip),)))
+    return clients
+
+
+def demo_habilitation(
+    key: str, token: str, dgfip: tuple[str, str] | None
+) -> Habilitation:
+    """A demo key's one habilitation, serving all its roles, with its minted credentials."""
+    demo = DEMO_KEYS[key]
+    return habilitation(
+        demo.recipient,
+        demo.client_id(key) + "-habilitation",
+        "Démonstration (sandbox)",
+        demo.roles,
+        api_particulier=None
+        if demo.api_particulier is None
+        else (token, demo.api_particulier),
+        dgfip=None if demo.dgfip is None else (*(dgfip or ("", "")), demo.dgfip),
+    )
 
 
 def _audit_config(settings: Settings) -> AuditConfig:

@@ -12,9 +12,15 @@ from typing import NoReturn
 
 import uvicorn
 
-from citizen_graph.app import SANDBOX_AUDIT_SECRET, SANDBOX_CHAIN_SECRET
+from citizen_graph.app import (
+    SANDBOX_AUDIT_SECRET,
+    SANDBOX_CHAIN_SECRET,
+    demo_habilitation,
+    read_clients,
+)
 from citizen_graph.auth.audit import SubjectHasher, find, verify_files
-from citizen_graph.auth.credentials import DEMO_KEYS, key_hash
+from citizen_graph.auth.credentials import DEMO_KEYS, Client, demo_client, key_hash
+from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
 from citizen_graph.errors import ConfigurationError
 from citizen_graph.schema import CitizenSchema, build_schema
@@ -56,8 +62,24 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the SDL")
     schema.add_argument("--role", help="only what this role may read")
+    schema.add_argument(
+        "--client",
+        help="with --role: only what this client's habilitation for the role covers "
+        "(a client id of --clients, or of a demo key)",
+    )
+    schema.add_argument("--clients", help="clients file for --client")
     schema.add_argument("--policy", help="policy file (default: the shipped policy)")
     schema.set_defaults(command=_schema)
+
+    clients = commands.add_parser("clients", help="the API clients and habilitations")
+    clients_commands = clients.add_subparsers(required=True)
+    clients_check = clients_commands.add_parser(
+        "check", help="validate a clients file (its secrets are read, never printed)"
+    )
+    clients_check.add_argument("file", nargs="?", help="default: auth.clients_file")
+    clients_check.add_argument("--config", help="settings file naming the clients file")
+    clients_check.add_argument("--policy", help="policy file (default: shipped)")
+    clients_check.set_defaults(command=_clients_check)
 
     policy = commands.add_parser("policy", help="the authorization policy")
     policy_commands = policy.add_subparsers(required=True)
@@ -148,8 +170,8 @@ def _announce(settings: Settings) -> None:
         )
         print(f"citizen-graph: sandbox mode, simulated State APIs at {where}")
         print("citizen-graph: demo API keys (Authorization: Bearer <key>):")
-        for key, (_, roles) in DEMO_KEYS.items():
-            print(f"  {key:<22} roles: {', '.join(roles)}")
+        for key, demo in DEMO_KEYS.items():
+            print(f"  {key:<22} roles: {', '.join(demo.roles)}")
 
 
 def _sandbox(args: argparse.Namespace) -> None:
@@ -174,7 +196,53 @@ def _schema(args: argparse.Namespace) -> None:
     policy = _load_policy(schema, args.policy)
     if args.role not in policy.roles:
         _fail(f"unknown role {args.role!r}; the policy has: {', '.join(policy.roles)}")
-    print(restricted_sdl(schema.as_str(), policy, args.role))
+    uncovered: frozenset[str] = frozenset()
+    if args.client:
+        uncovered = _habilitation_for(args, policy).uncovered
+    print(restricted_sdl(schema.as_str(), policy, args.role, uncovered))
+
+
+def _habilitation_for(args: argparse.Namespace, policy: Policy) -> Habilitation:
+    if args.clients:
+        clients = _read_clients(args.clients, policy)
+    else:  # the demo keys' habilitations (their scopes; no credential needed)
+        clients = [
+            demo_client(key, (demo_habilitation(key, "", None),)) for key in DEMO_KEYS
+        ]
+    client = next((c for c in clients if c.client_id == args.client), None)
+    if client is None:
+        _fail(f"unknown client {args.client!r}")
+    found = client.habilitation_for(args.role)
+    if found is None:
+        _fail(f"client {args.client!r} has no habilitation serving role {args.role!r}")
+    return found
+
+
+def _clients_check(args: argparse.Namespace) -> None:
+    file = args.file or _settings(args.config).auth.clients_file
+    if not file:
+        _fail("give a clients file, or a --config whose auth.clients_file names one")
+    policy = _load_policy(build_schema(), args.policy)
+    for client in _read_clients(file, policy):
+        print(
+            f"{client.client_id} (SIRET {client.recipient}): roles {', '.join(client.roles)}"
+        )
+        for granted in client.habilitations:
+            print(f"  habilitation {granted.describe()}")
+            print(
+                f"    serves {', '.join(granted.roles)}; leaves out {len(granted.uncovered)} fields"
+            )
+        for role in client.roles:
+            if client.habilitation_for(role) is None:
+                print(f"  role {role}: no habilitation, refused (FORBIDDEN_ROLE)")
+    print(f"citizen-graph: clients file {file} is valid")
+
+
+def _read_clients(file: str, policy: Policy) -> list[Client]:
+    try:
+        return read_clients(Path(file), policy)
+    except ConfigurationError as error:
+        _fail(f"invalid clients file: {error}")
 
 
 def _policy_check(args: argparse.Namespace) -> None:

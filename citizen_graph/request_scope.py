@@ -24,6 +24,7 @@ class UpstreamCall:
     duration_ms: float
     cached: bool
     upstream_request_id: str | None = None
+    habilitation: str | None = None  # whose credential made the call (its public id)
 
 
 @dataclass

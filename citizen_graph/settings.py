@@ -65,15 +65,14 @@ class UpstreamSettings:
 
 @dataclasses.dataclass(frozen=True)
 class DgfipSettings(UpstreamSettings):
-    client_id: str = ""
-    client_secret: Secret = Secret("")
+    # Credentials are the habilitations' (clients file), never the gateway's own.
     teleservice_id: str = "citizen-graph"  # ID_Teleservice
     max_connections: int = 50
 
 
 @dataclasses.dataclass(frozen=True)
 class ApiParticulierSettings(UpstreamSettings):
-    token: Secret = Secret("")
+    # Tokens are the habilitations' (clients file): 20 calls/s each.
     read_timeout_s: float = 5.0  # API Particulier's recommended client timeout
     max_connections: int = 20
     rate_limit_per_s: int = 20  # per token; exceeding it risks a 12 h IP ban
@@ -246,3 +245,8 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> Setti
         sandbox = dataclasses.replace(settings.sandbox, enabled=True, demo_keys=True)
         settings = dataclasses.replace(settings, sandbox=sandbox)
     return settings
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, where the clients file's `{ env = "NAME" }` secrets live."""
+    return os.environ

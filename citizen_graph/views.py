@@ -105,7 +105,7 @@ class GraphQLView(GraphQL[Context, None]):
         caller: Caller = request.scope.get("citizen_graph.caller", ANONYMOUS)
         context = Context(
             caller=caller,
-            loaders=Loaders(services.connectors, services.cache, caller.recipient),
+            loaders=Loaders(services.connectors, services.cache, caller.access),
             ids=services.ids,
             limits=services.settings.limits,
             policy=services.policy,

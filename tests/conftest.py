@@ -83,8 +83,9 @@ def gateway_settings(sandbox_url: str, **overrides: dict[str, Any]) -> Settings:
 
 def configured_settings(sandbox_url: str, tmp_path: Path) -> Settings:
     """A gateway outside sandbox mode (no demo keys) whose upstreams are the sandbox's."""
-    credentials = httpx.get(f"{sandbox_url}/_sandbox/credentials").json()
     settings = Settings(
+        # Not sandbox mode: only where it is, for tests that mint the demo keys there.
+        sandbox=SandboxSettings(url=sandbox_url),
         audit=AuditSettings(
             file=str(tmp_path / "audit.jsonl"),
             secret=Secret("audit"),
@@ -92,7 +93,7 @@ def configured_settings(sandbox_url: str, tmp_path: Path) -> Settings:
         ),
         server=ServerSettings(id_secret=Secret("ids")),
     )
-    return point_at_sandbox(settings, sandbox_url, credentials)
+    return point_at_sandbox(settings, sandbox_url)
 
 
 @contextmanager

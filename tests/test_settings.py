@@ -17,10 +17,10 @@ def test_defaults_need_no_file() -> None:
 
 def test_file_values_are_typed(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
-    path.write_text('[dgfip]\nread_timeout_s = 2\nclient_secret = "s3cret"\n')
+    path.write_text('[dgfip]\nread_timeout_s = 2\n[audit]\nsecret = "s3cret"\n')
     settings = load_settings(path, {})
     assert settings.dgfip.read_timeout_s == 2.0
-    assert str(settings.dgfip.client_secret) == "s3cret"
+    assert str(settings.audit.secret) == "s3cret"
     assert "s3cret" not in repr(settings)
 
 

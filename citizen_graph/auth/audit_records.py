@@ -66,6 +66,7 @@ def audit_record(
         "recipient": caller.recipient,
         "role": caller.role,
         "purpose": caller.purpose,
+        "habilitation": caller.access.habilitation or None,
         "operation": _operation(operation),
         "citizens": [_subject(hasher, key) for key in dict.fromkeys(subjects)],
         # Selected and readable: permitted, not necessarily returned (an upstream may fail).
@@ -79,6 +80,7 @@ def audit_record(
                 "duration_ms": call.duration_ms,
                 "cached": call.cached,
                 "upstream_request_id": call.upstream_request_id,
+                "habilitation": call.habilitation,
             }
             for call in calls
         ],

@@ -10,6 +10,12 @@ come from a TOML file:
     recipient = "21350238800019"             # the organisation's SIRET
     roles = ["family_portal"]                # the first is the default role
     purposes = ["Tarification cantine 2026"]  # optional: its procedures, the only purposes
+    [[clients.habilitations]]                # one per DataPass grant: auth/habilitations.py
+    …
+
+A declared role is served by the client's habilitation for that role, whose credentials,
+scopes and SIRET every upstream call of the request uses; a role with no habilitation is
+refused (FORBIDDEN_ROLE).
 
 A purpose is free text for the audit trail, so it must not carry a personal identifier (a run
 of 8 or more digits, a full date): such a purpose is refused, and never recorded.
@@ -22,11 +28,17 @@ import hmac
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citizen_graph.access import Access
+from citizen_graph.auth.habilitations import (
+    Habilitation,
+    HabilitationError,
+    parse_habilitations,
+)
 from citizen_graph.errors import (
     BadUserInput,
     ConfigurationError,
@@ -38,7 +50,7 @@ MAX_PURPOSE_CHARS = 200
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SIRET = re.compile(r"[0-9]{14}")
 REQUIRED_KEYS = {"id", "key_sha256", "recipient", "roles"}
-OPTIONAL_KEYS = {"purposes"}
+OPTIONAL_KEYS = {"purposes", "habilitations"}
 
 # Digits with separators between them: "3000000000011", "30 00 00 00 00 011", "30.00-00".
 DIGIT_RUN = re.compile(r"\d+(?:[\s._/-]+\d+)*")
@@ -71,6 +83,10 @@ class Client:
     recipient: str  # SIRET of the organisation receiving the data
     roles: tuple[str, ...]  # the first one is the default
     purposes: tuple[str, ...] = ()  # its declared procedures; empty: any purpose
+    habilitations: tuple[Habilitation, ...] = ()
+
+    def habilitation_for(self, role: str) -> Habilitation | None:
+        return next((h for h in self.habilitations if role in h.roles), None)
 
 
 @dataclass(frozen=True)
@@ -80,28 +96,81 @@ class Caller:
     role: str
     allowed_roles: tuple[str, ...]
     purpose: str | None
+    habilitation: Habilitation | None = None  # the one serving `role`
+
+    @property
+    def access(self) -> Access:
+        """What its upstream calls are made with (no credential at all without one)."""
+        if self.habilitation is not None:
+            return self.habilitation.access
+        return Access("", self.recipient)
+
+    @property
+    def uncovered(self) -> frozenset[str]:
+        """Coordinates the role may read but the habilitation's scopes do not cover."""
+        return self.habilitation.uncovered if self.habilitation else frozenset()
 
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-# The contract's demo keys (sandbox mode only): key → (recipient SIRET, roles).
-DEMO_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "demo-family-portal": ("21350238800019", ("family_portal",)),
-    "demo-social-services": ("26350238800011", ("social_services",)),
-    "demo-student-aid": ("18004623700013", ("student_aid",)),
-    "demo-address-check": ("21350238800019", ("address_check",)),
-    "demo-all-roles": (
+ALL_DGFIP = ("RessourceIR", "RessourceIRDerniere2")
+CNAF = ("cnaf_quotient_familial", "cnaf_allocataires", "cnaf_enfants", "cnaf_adresse")
+MESRI = ("mesri_identite", "mesri_inscription", "mesri_regime", "mesri_etablissements")
+
+
+@dataclass(frozen=True)
+class DemoKey:
+    """A demo key of the contract (sandbox mode only); its credentials are minted by the
+    sandbox at start-up, distinct for every key."""
+
+    recipient: str
+    roles: tuple[str, ...]
+    api_particulier: tuple[str, ...] | None  # scopes of its own token; None: no token
+    dgfip: tuple[str, ...] | None  # scopes of its own OAuth client; None: no client
+
+    def client_id(self, key: str) -> str:
+        # Client ids are not the keys: ids go to the audit trail, keys never do.
+        return "demo-client-" + key.removeprefix("demo-")
+
+
+DEMO_KEYS: dict[str, DemoKey] = {
+    "demo-family-portal": DemoKey(
+        "21350238800019", ("family_portal",), CNAF[:3], ALL_DGFIP
+    ),
+    "demo-social-services": DemoKey(
+        "26350238800011", ("social_services",), CNAF + MESRI, ALL_DGFIP
+    ),
+    "demo-student-aid": DemoKey("18004623700013", ("student_aid",), MESRI, ALL_DGFIP),
+    "demo-address-check": DemoKey(
+        "21350238800019", ("address_check",), None, ("RessourceIRDerniere2",)
+    ),
+    "demo-all-roles": DemoKey(
         "26350238800011",
         ("social_services", "family_portal", "student_aid", "address_check"),
+        CNAF + MESRI,
+        ALL_DGFIP,
+    ),
+    # A CCAS whose CAF habilitation covers the quotient only (no children, no MESRI).
+    "demo-ccas-partial": DemoKey(
+        "26350238800029", ("family_portal",), ("cnaf_quotient_familial",), ALL_DGFIP
+    ),
+    "demo-quota-small": DemoKey(
+        "21350238800027", ("address_check",), None, ("RessourceIRDerniere2",)
     ),
 }
-# Client ids are not the keys: ids go to the audit trail, keys never do.
-DEMO_CLIENTS = tuple(
-    Client("demo-client-" + key.removeprefix("demo-"), key_hash(key), recipient, roles)
-    for key, (recipient, roles) in DEMO_KEYS.items()
-)
+
+
+def demo_client(key: str, habilitations: tuple[Habilitation, ...]) -> Client:
+    demo = DEMO_KEYS[key]
+    return Client(
+        demo.client_id(key),
+        key_hash(key),
+        demo.recipient,
+        demo.roles,
+        habilitations=habilitations,
+    )
 
 
 def carries_identifier(text: str) -> bool:
@@ -136,7 +205,8 @@ def _utf8(header: str) -> str:
         raise BadUserInput("X-Purpose must be UTF-8 text.") from None
 
 
-def load_clients(path: Path) -> list[Client]:
+def load_clients(path: Path, env: Mapping[str, str]) -> list[Client]:
+    """`env`: where the habilitations' `{ env = "NAME" }` secrets are read."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -144,15 +214,19 @@ def load_clients(path: Path) -> list[Client]:
     entries = raw.get("clients")
     if set(raw) - {"clients"} or not isinstance(entries, list):
         raise ClientsError("the clients file holds one [[clients]] table per client")
-    clients = [_client(entry, n) for n, entry in enumerate(entries, start=1)]
+    clients = [_client(entry, n, env) for n, entry in enumerate(entries, start=1)]
     ids = [c.client_id for c in clients]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ClientsError(f"client id {sorted(duplicates)[0]!r} is listed twice")
+    names = [h.habilitation_id for c in clients for h in c.habilitations]
+    twice = {n for n in names if names.count(n) > 1}
+    if twice:
+        raise ClientsError(f"habilitation id {sorted(twice)[0]!r} is listed twice")
     return clients
 
 
-def _client(entry: Any, n: int) -> Client:
+def _client(entry: Any, n: int, env: Mapping[str, str]) -> Client:
     where = f"client #{n}"
     if not isinstance(entry, dict) or not set(entry) >= REQUIRED_KEYS:
         raise ClientsError(f"{where}: needs id, key_sha256, recipient and roles")
@@ -164,12 +238,24 @@ def _client(entry: Any, n: int) -> Client:
         raise ClientsError(f"{where}: key_sha256 must be 64 lower-case hex digits")
     if not SIRET.fullmatch(str(entry["recipient"])):
         raise ClientsError(f"{where}: recipient must be a 14-digit SIRET")
+    roles = _names(entry["roles"], where, "roles", "role names")
+    try:
+        habilitations = parse_habilitations(
+            entry.get("habilitations"),
+            str(entry["id"]),
+            str(entry["recipient"]),
+            roles,
+            env,
+        )
+    except HabilitationError as error:
+        raise ClientsError(str(error)) from None
     return Client(
         str(entry["id"]),
         str(entry["key_sha256"]),
         str(entry["recipient"]),
-        _names(entry["roles"], where, "roles", "role names"),
+        roles,
         _purposes(entry.get("purposes"), where),
+        habilitations,
     )
 
 
@@ -234,8 +320,21 @@ class Credentials:
         role = role.strip() if role is not None else client.roles[0]
         if role not in client.roles:
             raise ForbiddenRole
+        habilitation = client.habilitation_for(role)
+        if habilitation is None:
+            raise ForbiddenRole(
+                f"The role {role} is not served by any habilitation of this client: "
+                "no upstream may be called for it."
+            )
         purpose = _purpose(_single(headers, "x-purpose", "X-Purpose"), client)
-        return Caller(client.client_id, client.recipient, role, client.roles, purpose)
+        return Caller(
+            client.client_id,
+            client.recipient,
+            role,
+            client.roles,
+            purpose,
+            habilitation,
+        )
 
     def identify(self, headers: Any) -> Client | None:
         """The client a refused request came from, if its one key is valid (for the audit)."""

@@ -65,6 +65,9 @@ class Decision:
     role: str
     operation: str | None = None
     forbidden: dict[PathKey, str] = field(default_factory=dict)  # path → coordinate
+    # Forbidden because the habilitation's scopes do not cover them (the role may read).
+    uncovered: set[str] = field(default_factory=set)
+    habilitation: str | None = None
     hollow: set[PathKey] = field(default_factory=set)
     allowed: set[str] = field(default_factory=set)  # coordinates selected and readable
     denied: set[str] = field(default_factory=set)
@@ -92,11 +95,16 @@ def decide(
     policy: Policy,
     role: str,
     subjects: SubjectReader | None = None,
+    uncovered: frozenset[str] = frozenset(),
+    habilitation: str | None = None,
 ) -> Decision:
+    """`uncovered`: coordinates outside the scopes of the caller's `habilitation`: what
+    may be read is the role's policy intersected with those scopes."""
     operation = get_operation_ast(document, operation_name)
     decision = Decision(
         role, operation.name.value if operation and operation.name else None
     )
+    decision.habilitation = habilitation
     if operation is None or schema.query_type is None:
         return decision
     fragments = {
@@ -112,7 +120,7 @@ def decide(
     )
     if not isinstance(coerced, VariableValues):
         return decision  # execution refuses these variables before any resolver runs
-    walker = _Walker(schema, fragments, coerced, policy, decision, subjects)
+    walker = _Walker(schema, fragments, coerced, policy, decision, subjects, uncovered)
     walker.walk(schema.query_type, operation.selection_set, (), 0)
     decision.complete = True
     return decision
@@ -127,7 +135,9 @@ class _Walker:
         policy: Policy,
         decision: Decision,
         subjects: SubjectReader | None,
+        uncovered: frozenset[str] = frozenset(),
     ) -> None:
+        self.uncovered = uncovered
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
@@ -162,6 +172,11 @@ class _Walker:
             if not self.policy.may_read(decision.role, parent.name, name):
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)
+                continue
+            if coordinate in self.uncovered:
+                decision.forbidden[here] = coordinate
+                decision.denied.add(coordinate)
+                decision.uncovered.add(coordinate)
                 continue
             definition = parent.fields[name]
             named = get_named_type(definition.type)

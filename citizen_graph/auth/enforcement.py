@@ -49,6 +49,8 @@ class Authorize(SchemaExtension):
                 context.policy,
                 context.caller.role,
                 context.subject_reader,
+                context.caller.uncovered,
+                context.caller.access.habilitation or None,
             )
             context.decision = decision
             refusal = _refusal(decision, context.limits)
@@ -68,6 +70,10 @@ class Authorize(SchemaExtension):
             return _next(root, info, *args, **kwargs)
         key = tuple(k for k in info.path.as_list() if isinstance(k, str))
         coordinate = decision.forbidden.get(key)
+        if coordinate in decision.uncovered:
+            raise Forbidden(
+                f"The habilitation {decision.habilitation} does not cover {coordinate}."
+            )
         if coordinate is not None:
             raise Forbidden(f"The role {decision.role} may not read {coordinate}.")
         if key in decision.hollow:

@@ -73,8 +73,11 @@ class Policy:
             return f"{type_name}.{field_name}" in self.roles[role].readable
         return type_name in PUBLIC_TYPES or type_name.startswith("__")
 
-    def readable_fields(self, role: str) -> tuple[str, ...]:
-        return tuple(sorted(self.roles[role].readable))
+    def readable_fields(
+        self, role: str, uncovered: frozenset[str] = frozenset()
+    ) -> tuple[str, ...]:
+        """`uncovered`: what the caller's habilitation's scopes leave out."""
+        return tuple(sorted(self.roles[role].readable - uncovered))
 
 
 def governed_types(schema: GraphQLSchema) -> frozenset[str]:
@@ -225,8 +228,11 @@ def _check_reachable(
     )
 
 
-def restricted_sdl(sdl: str, policy: Policy, role: str) -> str:
-    """The schema as `role` may read it: unreadable fields dropped, then unreachable types."""
+def restricted_sdl(
+    sdl: str, policy: Policy, role: str, uncovered: frozenset[str] = frozenset()
+) -> str:
+    """The schema as `role` may read it (with a habilitation: what its scopes leave out,
+    `uncovered`, removed too): unreadable fields dropped, then unreachable types."""
     document = parse(sdl)
     kept: list[Any] = []
     for definition in document.definitions:
@@ -236,6 +242,7 @@ def restricted_sdl(sdl: str, policy: Policy, role: str) -> str:
                 f
                 for f in definition.fields
                 if policy.may_read(role, name, f.name.value)
+                and f"{name}.{f.name.value}" not in uncovered
             )
             if not fields:
                 continue

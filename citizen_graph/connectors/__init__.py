@@ -8,9 +8,10 @@ operations, how it connects, where the sandbox serves it; see `upstream.py`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,7 @@ __all__ = [
     "DgfipConnector",
     "Operation",
     "Upstream",
-    "fetch_sandbox_credentials",
+    "mint_sandbox_credentials",
     "open_connectors",
     "operations",
     "point_at_sandbox",
@@ -78,32 +79,49 @@ async def open_connectors(settings: Settings) -> AsyncIterator[Connectors]:
             await client.aclose()
 
 
-def point_at_sandbox(
-    settings: Settings, url: str, credentials: Mapping[str, Mapping[str, str]]
-) -> Settings:
-    """Every upstream's base URL and credentials at a sandbox (`GET /_sandbox/credentials`):
-    the one place that puts each registered upstream where the sandbox serves it."""
+def point_at_sandbox(settings: Settings, url: str) -> Settings:
+    """Every upstream's base URL at a sandbox: the one place that puts each registered
+    upstream where the sandbox serves it (credentials are the habilitations')."""
     url = url.rstrip("/")
-    sections = {
-        upstream.name: upstream.at_sandbox(
-            upstream.settings(settings), url + upstream.sandbox_path, credentials
+    sections: dict[str, Any] = {
+        upstream.name: replace(
+            upstream.settings(settings), base_url=url + upstream.sandbox_path
         )
         for upstream in UPSTREAMS
     }
     return replace(settings, **sections)
 
 
-async def fetch_sandbox_credentials(sandbox_url: str) -> dict[str, dict[str, str]]:
-    """The sandbox's own upstream credentials (sandbox mode only)."""
+async def mint_sandbox_credentials(
+    sandbox_url: str,
+    api_particulier: Sequence[str] | None,
+    dgfip: Sequence[str] | None,
+) -> tuple[str | None, tuple[str, str] | None]:
+    """A fresh API Particulier token and DGFiP OAuth client with these scopes, minted by
+    the sandbox for one demo habilitation (sandbox mode only); None where not asked."""
+    base = sandbox_url.rstrip("/") + "/_sandbox"
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
-            response = await client.get(
-                sandbox_url.rstrip("/") + "/_sandbox/credentials"
-            )
-            response.raise_for_status()
-            body: dict[str, dict[str, str]] = response.json()
-            return body
-    except (httpx.HTTPError, ValueError):
+            token = client_credentials = None
+            if api_particulier is not None:
+                response = await client.post(
+                    f"{base}/api-particulier/tokens",
+                    json={"scopes": list(api_particulier)},
+                )
+                response.raise_for_status()
+                token = str(response.json()["token"])
+            if dgfip is not None:
+                response = await client.post(
+                    f"{base}/dgfip/clients", json={"scopes": list(dgfip)}
+                )
+                response.raise_for_status()
+                body = response.json()
+                client_credentials = (
+                    str(body["client_id"]),
+                    str(body["client_secret"]),
+                )
+            return token, client_credentials
+    except (httpx.HTTPError, ValueError, KeyError):
         raise UpstreamUnavailable(
             "sandbox", "The sandbox could not be reached."
         ) from None

@@ -85,6 +85,14 @@ class ClientConfig:
         )
 
 
+@dataclass(frozen=True)
+class _Call:
+    operation: str
+    credential: str  # public id: which rate-limit bucket
+    habilitation: str | None
+    auth: httpx.Auth | None
+
+
 class UpstreamClient:
     """One upstream's HTTP client with its protections; connectors call `request`."""
 
@@ -98,11 +106,9 @@ class UpstreamClient:
         self.config = config
         self.source = config.source
         self.circuits = Circuits(config.breaker_threshold, config.breaker_open_s)
-        # Without a configured rate the limiter still honours Retry-After (429).
-        rate = config.rate_limit_per_s or None
-        self._limiter = SlidingWindowLimiter(
-            rate, burst=max(1, rate // 4) if rate else None
-        )
+        # One limiter per credential (API Particulier: 20 calls/s per token; BAN: one for
+        # the gateway's IP); without a configured rate it still honours Retry-After (429).
+        self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._subject_error = subject_error
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)
@@ -123,6 +129,17 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def limiter(self, credential: str = "") -> SlidingWindowLimiter:
+        """The rate-limit bucket of one credential (created on its first call)."""
+        limiter = self._limiters.get(credential)
+        if limiter is None:
+            rate = self.config.rate_limit_per_s or None
+            limiter = SlidingWindowLimiter(
+                rate, burst=max(1, rate // 4) if rate else None
+            )
+            self._limiters[credential] = limiter
+        return limiter
+
     async def request(
         self,
         operation: str,
@@ -133,18 +150,26 @@ class UpstreamClient:
         headers: Mapping[str, str] | None = None,
         files: Any = None,
         data: Any = None,
+        credential: str = "",
+        habilitation: str | None = None,
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
-        """Send one logical call (at most two attempts) and return the upstream's answer."""
+        """Send one logical call (at most two attempts) and return the upstream's answer.
+
+        `credential`: the public id of the credential used (its rate-limit bucket);
+        `habilitation`: whose call it is, for the journal; `auth`: the OAuth flow of the
+        habilitation's client (DGFiP)."""
         request = self._http.build_request(
             method, path, params=params, headers=headers, files=files, data=data
         )
+        call = _Call(operation, credential, habilitation, auth)
         if request_scope.request_id():  # lets the upstream's logs be matched to ours
             request.headers["X-Request-ID"] = request_scope.request_id()
         self._budget.deposit()
         attempt = 0
         while True:
             attempt += 1
-            response = await self._attempt(operation, request)
+            response = await self._attempt(call, request)
             if response is not None and not self._retryable(response):
                 return response
             if not self._may_retry(method, attempt):
@@ -170,7 +195,7 @@ class UpstreamClient:
         )
 
     async def _attempt(
-        self, operation: str, request: httpx.Request
+        self, call: _Call, request: httpx.Request
     ) -> httpx.Response | None:
         """One HTTP exchange; None on a connection error that may be retried."""
         admission = self.circuits.admit(request_scope.client_id())
@@ -179,14 +204,14 @@ class UpstreamClient:
                 self.source, "The upstream is temporarily disabled."
             )
         try:
-            return await self._slotted(operation, request, admission)
+            return await self._slotted(call, request, admission)
         finally:
             self.circuits.abandon(
                 admission
             )  # no-op unless it never reached the upstream
 
     async def _slotted(
-        self, operation: str, request: httpx.Request, admission: Admission
+        self, call: _Call, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
         try:
             # One slot per pooled connection: a request counted by the rate limiter
@@ -201,14 +226,17 @@ class UpstreamClient:
                 self.source, "The upstream is saturated."
             ) from None
         try:
-            return await self._send(operation, request, admission)
+            return await self._send(call, request, admission)
         finally:
             self._slots.release()
 
     async def _send(
-        self, operation: str, request: httpx.Request, admission: Admission
+        self, call: _Call, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
-        await self._throttle(request_scope.remaining_s(self.config.read_timeout_s))
+        limiter = self.limiter(call.credential)
+        await self._throttle(
+            limiter, request_scope.remaining_s(self.config.read_timeout_s)
+        )
         started = time.monotonic()
         remaining = request_scope.remaining_s(self.config.read_timeout_s)
         if remaining <= 0:
@@ -217,33 +245,29 @@ class UpstreamClient:
             )
         try:
             async with asyncio.timeout(remaining):
-                response = await self._http.send(request)
+                response = await self._http.send(request, auth=call.auth)
         except (TimeoutError, httpx.TimeoutException):
-            self._failed(operation, started, admission, Failure.CALL)
+            self._failed(call, started, admission, Failure.CALL)
             raise UpstreamUnavailable(
                 self.source, "The upstream did not answer in time."
             ) from None
         except httpx.NetworkError as exc:  # refused, reset: no client can choose these
-            self._failed(
-                operation, started, admission, Failure.UPSTREAM, type(exc).__name__
-            )
+            self._failed(call, started, admission, Failure.UPSTREAM, type(exc).__name__)
             return None
         except (
             httpx.HTTPError
         ) as exc:  # e.g. a dropped answer: maybe one request's doing
-            self._failed(
-                operation, started, admission, Failure.CALL, type(exc).__name__
-            )
+            self._failed(call, started, admission, Failure.CALL, type(exc).__name__)
             return None
         except UpstreamUnavailable:  # the DGFiP token could not be obtained
-            self._failed(operation, started, admission, Failure.UPSTREAM, "credentials")
+            self._failed(call, started, admission, Failure.UPSTREAM, "credentials")
             raise
-        self._answered(operation, started, response, admission)
+        self._answered(call, started, response, admission, limiter)
         return response
 
-    async def _throttle(self, max_wait_s: float) -> None:
+    async def _throttle(self, limiter: SlidingWindowLimiter, max_wait_s: float) -> None:
         try:
-            await self._limiter.acquire(max_wait_s)
+            await limiter.acquire(max_wait_s)
         except RateLimitExceeded:
             raise UpstreamUnavailable(
                 self.source, "The upstream's rate limit leaves no slot in time."
@@ -251,10 +275,11 @@ class UpstreamClient:
 
     def _answered(
         self,
-        operation: str,
+        call: _Call,
         started: float,
         response: httpx.Response,
         admission: Admission,
+        limiter: SlidingWindowLimiter,
     ) -> None:
         status = response.status_code
         if status == 429:
@@ -264,7 +289,7 @@ class UpstreamClient:
             # for one client's own, it would punish whoever was unlucky. The limiter's
             # pause already stops every call for exactly the Retry-After.
             self.circuits.neutral(admission)
-            self._limiter.pause(_retry_after_s(response))
+            limiter.pause(_retry_after_s(response))  # this credential's bucket
         elif status >= 500:
             kind = Failure.SUBJECT if self._subject_error(response) else Failure.CALL
             self.circuits.failure(admission, kind)
@@ -273,11 +298,11 @@ class UpstreamClient:
         request_id = response.headers.get(
             "x-request-id"
         ) or response.request.headers.get("x-correlation-id")
-        self._journal(operation, started, status, request_id)
+        self._journal(call, started, status, request_id)
 
     def _failed(
         self,
-        operation: str,
+        call: _Call,
         started: float,
         admission: Admission,
         failure: Failure,
@@ -286,17 +311,23 @@ class UpstreamClient:
         self.circuits.failure(admission, failure)
         logger.warning(
             "upstream call failed",
-            extra={"source": self.source, "operation": operation, "error": kind},
+            extra={"source": self.source, "operation": call.operation, "error": kind},
         )
-        self._journal(operation, started, None, None)
+        self._journal(call, started, None, None)
 
     def _journal(
-        self, operation: str, started: float, status: int | None, request_id: str | None
+        self, call: _Call, started: float, status: int | None, request_id: str | None
     ) -> None:
         duration_ms = (time.monotonic() - started) * 1000
         request_scope.record(
             request_scope.UpstreamCall(
-                self.source, operation, status, round(duration_ms, 1), False, request_id
+                self.source,
+                call.operation,
+                status,
+                round(duration_ms, 1),
+                False,
+                request_id,
+                call.habilitation,
             )
         )
 

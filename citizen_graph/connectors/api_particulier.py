@@ -1,19 +1,18 @@
 """API Particulier v3: CNAF/MSA family quotient and MESRI student status by pivot identity.
 
-Every call carries the JWT and the `recipient` (the SIRET of the body receiving the data); the
+Every call carries the habilitation's JWT and its `recipient` (the SIRET of the body
+receiving the data); the
 v3 envelope `{"data": …}` and error list `{"errors": [{"code": …}]}` stop here.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import httpx
-from starlette.datastructures import Secret
 
+from citizen_graph.access import Access
 from citizen_graph.connectors._client import (
     ClientConfig,
     UpstreamClient,
@@ -22,7 +21,7 @@ from citizen_graph.connectors._client import (
     unreadable_answer,
 )
 from citizen_graph.connectors.upstream import Operation, Upstream
-from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
+from citizen_graph.errors import BadUserInput, Forbidden, NotFound, UpstreamUnavailable
 from citizen_graph.records import (
     Admission,
     FamilyMember,
@@ -30,7 +29,7 @@ from citizen_graph.records import (
     PivotIdentity,
     StudentStatus,
 )
-from citizen_graph.settings import ApiParticulierSettings, Settings
+from citizen_graph.settings import Settings
 
 SOURCE = "api_particulier"
 FAMILY_QUOTIENT_PATH = "/v3/dss/quotient_familial/identite"
@@ -40,39 +39,49 @@ STUDENT_STATUS_PATH = "/v3/mesri/statut_etudiant/identite"
 class ApiParticulierConnector:
     source = SOURCE
 
-    def __init__(self, client: UpstreamClient, token: str) -> None:
+    def __init__(self, client: UpstreamClient) -> None:
         self.client = client
         self._client = client
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-        }
 
     async def family_quotient(
         self,
         identity: PivotIdentity,
-        recipient: str,
+        access: Access,
         year: int | None = None,
         month: int | None = None,
     ) -> FamilyQuotient:
-        params = _identity_params(identity, recipient)
+        """With the habilitation's token and its SIRET as `recipient`."""
+        params = _identity_params(identity, access.recipient)
         if year is not None and month is not None:
             params += [("annee", str(year)), ("mois", str(month))]
-        data = await self._get("family_quotient", FAMILY_QUOTIENT_PATH, params)
+        data = await self._get("family_quotient", FAMILY_QUOTIENT_PATH, params, access)
         return _family_quotient(data)
 
     async def student_status(
-        self, identity: PivotIdentity, recipient: str
+        self, identity: PivotIdentity, access: Access
     ) -> StudentStatus:
-        params = _identity_params(identity, recipient)
-        data = await self._get("student_status", STUDENT_STATUS_PATH, params)
+        params = _identity_params(identity, access.recipient)
+        data = await self._get("student_status", STUDENT_STATUS_PATH, params, access)
         return _student_status(data)
 
     async def _get(
-        self, operation: str, path: str, params: list[tuple[str, str]]
+        self, operation: str, path: str, params: list[tuple[str, str]], access: Access
     ) -> Any:
+        credential = access.api_particulier
+        if credential is None:  # the decision keeps these fields from running
+            raise Forbidden("The habilitation holds no API Particulier token.")
+        headers = {
+            "Authorization": f"Bearer {credential.token}",
+            "Accept": "application/json",
+        }
         response = await self._client.request(
-            operation, "GET", path, params=params, headers=self._headers
+            operation,
+            "GET",
+            path,
+            params=params,
+            headers=headers,
+            credential=credential.token_id,
+            habilitation=access.habilitation,
         )
         if response.status_code == 200:
             body = json_body(response, SOURCE)
@@ -200,22 +209,13 @@ def connect(settings: Settings) -> ApiParticulierConnector:
     client = UpstreamClient(
         ClientConfig.of(SOURCE, settings), subject_error=provider_error
     )
-    return ApiParticulierConnector(client, str(settings.api_particulier.token))
-
-
-def _at_sandbox(
-    section: ApiParticulierSettings,
-    url: str,
-    credentials: Mapping[str, Mapping[str, str]],
-) -> ApiParticulierSettings:
-    token = Secret(credentials[SOURCE]["token"])
-    return replace(section, base_url=url, token=token)
+    return ApiParticulierConnector(client)
 
 
 UPSTREAM = Upstream(
     name=SOURCE,
     operations=(
-        # Answers depend on the recipient: never shared across callers.
+        # Fetched with a habilitation's token and SIRET: never served to another one.
         Operation(
             "family_quotient",
             SOURCE,
@@ -231,5 +231,4 @@ UPSTREAM = Upstream(
     ),
     connect=connect,
     sandbox_path="/api-particulier",
-    at_sandbox=_at_sandbox,
 )

@@ -12,13 +12,12 @@ import asyncio
 import datetime
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Mapping
-from dataclasses import replace
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import httpx
-from starlette.datastructures import Secret
 
+from citizen_graph.access import Access, DgfipCredential
 from citizen_graph.connectors._client import (
     ClientConfig,
     UpstreamClient,
@@ -27,9 +26,9 @@ from citizen_graph.connectors._client import (
     unreadable_answer,
 )
 from citizen_graph.connectors.upstream import Operation, Upstream
-from citizen_graph.errors import BadUserInput, NotFound, UpstreamUnavailable
+from citizen_graph.errors import BadUserInput, Forbidden, NotFound, UpstreamUnavailable
 from citizen_graph.records import Declarant, TaxAddress, TaxHistory, TaxSituation
-from citizen_graph.settings import DgfipSettings, Settings
+from citizen_graph.settings import Settings
 
 SOURCE = "dgfip"
 ROOT = "/impotparticulier/1.0"
@@ -112,11 +111,14 @@ class DgfipConnector:
         self.client = client
         self._client = client
         self._teleservice_id = teleservice_id
+        self._token_url = client.config.base_url.rstrip("/") + "/token"
+        # One token cache per OAuth client (each habilitation has its own client).
+        self._flows: dict[str, ClientCredentials] = {}
 
-    async def tax_history(self, fiscal_number: str) -> TaxHistory:
+    async def tax_history(self, fiscal_number: str, access: Access) -> TaxHistory:
         """The situations of the two latest income years, most recent first."""
         path = f"{ROOT}/spi/{fiscal_number}/dernieresituation/ir/assiettes/deuxans"
-        body = await self._get("tax_history", path)
+        body = await self._get("tax_history", path, access)
         items = body if isinstance(body, list) else [body]
         situations = tuple(
             sorted(
@@ -129,19 +131,41 @@ class DgfipConnector:
             raise NotFound(SOURCE, "No tax notice was found for this person.")
         return TaxHistory(situations)
 
-    async def tax_situation(self, fiscal_number: str, income_year: int) -> TaxSituation:
+    async def tax_situation(
+        self, fiscal_number: str, income_year: int, access: Access
+    ) -> TaxSituation:
         path = (
             f"{ROOT}/spi/{fiscal_number}/situations/ir/assiettes/annrev/{income_year}"
         )
-        return _situation(await self._get("tax_situation", path), income_year)
+        return _situation(await self._get("tax_situation", path, access), income_year)
 
-    async def _get(self, operation: str, path: str) -> Any:
+    def _flow(self, credential: DgfipCredential) -> ClientCredentials:
+        flow = self._flows.get(credential.client_id)
+        if flow is None:
+            flow = ClientCredentials(
+                self._token_url, credential.client_id, str(credential.client_secret)
+            )
+            self._flows[credential.client_id] = flow
+        return flow
+
+    async def _get(self, operation: str, path: str, access: Access) -> Any:
+        credential = access.dgfip
+        if credential is None:  # the decision keeps these fields from running
+            raise Forbidden("The habilitation holds no DGFiP client.")
         headers = {
             "X-Correlation-ID": str(uuid.uuid4()),
             "ID_Teleservice": self._teleservice_id,
             "Accept": "application/json",
         }
-        response = await self._client.request(operation, "GET", path, headers=headers)
+        response = await self._client.request(
+            operation,
+            "GET",
+            path,
+            headers=headers,
+            credential=credential.client_id,
+            habilitation=access.habilitation,
+            auth=self._flow(credential),
+        )
         if response.status_code == 200:
             return json_body(response, SOURCE)
         raise _error(response)
@@ -242,36 +266,21 @@ def _float(value: Any) -> float | None:
 
 
 def connect(settings: Settings) -> DgfipConnector:
-    dgfip = settings.dgfip
-    client = UpstreamClient(
-        ClientConfig.of(SOURCE, settings),
-        auth=ClientCredentials(
-            dgfip.base_url.rstrip("/") + "/token",
-            dgfip.client_id,
-            str(dgfip.client_secret),
-        ),
-    )
-    return DgfipConnector(client, dgfip.teleservice_id)
-
-
-def _at_sandbox(
-    section: DgfipSettings, url: str, credentials: Mapping[str, Mapping[str, str]]
-) -> DgfipSettings:
-    return replace(
-        section,
-        base_url=url,
-        client_id=credentials[SOURCE]["client_id"],
-        client_secret=Secret(credentials[SOURCE]["client_secret"]),
-    )
+    client = UpstreamClient(ClientConfig.of(SOURCE, settings))
+    return DgfipConnector(client, settings.dgfip.teleservice_id)
 
 
 UPSTREAM = Upstream(
     name=SOURCE,
     operations=(
-        Operation("tax_history", SOURCE, lambda cache: cache.tax_ttl_s),
-        Operation("tax_situation", SOURCE, lambda cache: cache.tax_ttl_s),
+        # Fetched with a habilitation's OAuth client: never served to another one.
+        Operation(
+            "tax_history", SOURCE, lambda cache: cache.tax_ttl_s, per_caller=True
+        ),
+        Operation(
+            "tax_situation", SOURCE, lambda cache: cache.tax_ttl_s, per_caller=True
+        ),
     ),
     connect=connect,
     sandbox_path="/dgfip",
-    at_sandbox=_at_sandbox,
 )

@@ -10,8 +10,8 @@ module, one registration here, and its loader and schema fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from citizen_graph.settings import CacheSettings, Settings, UpstreamSettings
@@ -24,8 +24,8 @@ class Operation:
     name: str  # e.g. "tax_history": the journal's, the cache's and the metrics' name
     source: str  # the upstream's name
     ttl: Callable[[CacheSettings], float]  # how long an answer may be served again
-    # The answer depends on who asks (API Particulier: the recipient SIRET), so the
-    # cache key includes the caller: one caller is never served another's answer.
+    # Fetched with the caller's habilitation (its credential, its SIRET): the cache key
+    # includes the habilitation, so one is never served what another fetched.
     per_caller: bool = False
 
     def ttl_s(self, settings: CacheSettings) -> float:
@@ -39,10 +39,6 @@ class Upstream:
     # Opens the connector (its `client` attribute is the upstream's `UpstreamClient`).
     connect: Callable[[Settings], Any]
     sandbox_path: str  # where the sandbox serves it, e.g. "/dgfip"
-    # The settings pointing at the sandbox, given its URL and `/_sandbox/credentials`.
-    at_sandbox: Callable[[Any, str, Mapping[str, Mapping[str, str]]], Any] = (
-        lambda section, url, credentials: replace(section, base_url=url)
-    )
 
     def settings(self, settings: Settings) -> UpstreamSettings:
         section: UpstreamSettings = getattr(settings, self.name)

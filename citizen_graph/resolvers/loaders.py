@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from citizen_graph.access import Access
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
 from citizen_graph.records import (
@@ -34,12 +35,13 @@ FamilyQuotientKey = tuple[PivotIdentity, int | None, int | None]
 
 
 class Loaders:
-    def __init__(self, connectors: Connectors, cache: UpstreamCache, recipient: str):
+    def __init__(self, connectors: Connectors, cache: UpstreamCache, access: Access):
+        """`access`: the habilitation serving the request, handed to every call."""
         self._connectors = connectors
         self._cache = cache
-        self._recipient = recipient
+        self._access = access
         self.tax_history: DataLoader[str, TaxHistory] = _loader(
-            self._per_key("tax_history", connectors.dgfip.tax_history)
+            self._per_key("tax_history", self._tax_history)
         )
         self.tax_situation: DataLoader[tuple[str, int], TaxSituation] = _loader(
             self._per_key("tax_situation", self._tax_situation)
@@ -55,16 +57,16 @@ class Loaders:
     def _per_key(
         self, operation: str, fetch: Callable[[Any], Awaitable[V]]
     ) -> Callable[[list[Any]], Awaitable[list[V | BaseException]]]:
-        recipient = self._recipient
+        habilitation = self._access.habilitation
         scoped = self._cache.per_caller(operation)
 
         async def batch(keys: list[Any]) -> list[V | BaseException]:
-            # Answers that depend on who asks are never shared across callers.
+            # Answers fetched with a habilitation are never served to another one.
             return await asyncio.gather(
                 *(
                     self._cache.get(
                         operation,
-                        (key, recipient) if scoped else key,
+                        (key, habilitation) if scoped else key,
                         partial(fetch, key),
                     )
                     for key in keys
@@ -74,18 +76,21 @@ class Loaders:
 
         return batch
 
+    async def _tax_history(self, fiscal_number: str) -> TaxHistory:
+        return await self._connectors.dgfip.tax_history(fiscal_number, self._access)
+
     async def _tax_situation(self, key: tuple[str, int]) -> TaxSituation:
-        return await self._connectors.dgfip.tax_situation(*key)
+        return await self._connectors.dgfip.tax_situation(*key, self._access)
 
     async def _family_quotient(self, key: FamilyQuotientKey) -> FamilyQuotient:
         identity, year, month = key
         return await self._connectors.api_particulier.family_quotient(
-            identity, self._recipient, year, month
+            identity, self._access, year, month
         )
 
     async def _student_status(self, identity: PivotIdentity) -> StudentStatus:
         return await self._connectors.api_particulier.student_status(
-            identity, self._recipient
+            identity, self._access
         )
 
     async def _geocode(

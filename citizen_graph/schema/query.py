@@ -52,7 +52,9 @@ class Query:
             role=caller.role,
             allowed_roles=list(caller.allowed_roles),
             purpose=caller.purpose,
-            readable_fields=list(info.context.policy.readable_fields(caller.role)),
+            readable_fields=list(
+                info.context.policy.readable_fields(caller.role, caller.uncovered)
+            ),
         )
 
 

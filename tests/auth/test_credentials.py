@@ -1,5 +1,6 @@
 """Clients and their keys: hashed in the file, compared in constant time, roles checked."""
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -34,14 +35,37 @@ roles = ["family_portal", "address_check"]
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
+HABILITATION = """
+[[clients.habilitations]]
+id = "cantine-2026"
+procedure = "Tarification de la cantine"
+roles = ["family_portal", "address_check"]
+[clients.habilitations.api_particulier]
+token = {{ file = "{dir}/ap-token" }}
+scopes = ["cnaf_quotient_familial", "cnaf_enfants"]
+[clients.habilitations.dgfip]
+client_id = "{client_id}"
+client_secret = {{ file = "{dir}/dgfip-secret" }}
+scopes = ["RessourceIRDerniere2"]
+"""
+
+
+def write(
+    tmp_path: Path,
+    text: str,
+    token: str = "an-opaque-token",
+    dgfip: tuple[str, str] = ("cantine", "a-dgfip-secret"),
+) -> Path:
+    """The clients file with the last client's habilitation, its secrets in files."""
+    (tmp_path / "ap-token").write_text(token)
+    (tmp_path / "dgfip-secret").write_text(dgfip[1])
     path = tmp_path / "clients.toml"
-    path.write_text(text)
+    path.write_text(text + HABILITATION.format(dir=tmp_path, client_id=dgfip[0]))
     return path
 
 
 def test_a_key_authenticates_its_client_with_the_default_role(tmp_path: Path) -> None:
-    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS), {}))
     caller = credentials.authenticate(Headers({"authorization": f"Bearer {KEY}"}))
     assert caller.client_id == "mairie-exemple-cantine"
     assert caller.role == "family_portal"
@@ -49,7 +73,7 @@ def test_a_key_authenticates_its_client_with_the_default_role(tmp_path: Path) ->
 
 
 def test_unknown_keys_and_roles_are_refused(tmp_path: Path) -> None:
-    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS), {}))
     with pytest.raises(Unauthenticated):
         credentials.authenticate(
             Headers({"authorization": "Bearer demo-family-portal"})
@@ -81,7 +105,7 @@ def test_invalid_clients_files_name_the_problem(
     tmp_path: Path, text: str, message: str
 ) -> None:
     with pytest.raises(ClientsError, match=message):
-        load_clients(write(tmp_path, text))
+        load_clients(write(tmp_path, text), {})
 
 
 def headers(*pairs: tuple[str, str]) -> Headers:
@@ -90,7 +114,7 @@ def headers(*pairs: tuple[str, str]) -> Headers:
 
 
 def caller_of(tmp_path: Path, *pairs: tuple[str, str], clients: str = CLIENTS) -> str:
-    credentials = Credentials(load_clients(write(tmp_path, clients)))
+    credentials = Credentials(load_clients(write(tmp_path, clients), {}))
     caller = credentials.authenticate(
         headers(("authorization", f"Bearer {KEY}"), *pairs)
     )
@@ -98,7 +122,7 @@ def caller_of(tmp_path: Path, *pairs: tuple[str, str], clients: str = CLIENTS) -
 
 
 def test_two_authorization_headers_are_refused(tmp_path: Path) -> None:
-    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS), {}))
     twice = headers(("authorization", f"Bearer {KEY}"), ("authorization", "Bearer x"))
     with pytest.raises(BadUserInput, match="Send one Authorization header") as error:
         credentials.authenticate(twice)
@@ -193,9 +217,11 @@ def test_a_client_with_declared_purposes_may_use_no_other(tmp_path: Path) -> Non
 
 
 def test_demo_clients_may_give_any_ordinary_purpose() -> None:
-    from citizen_graph.auth.credentials import DEMO_CLIENTS
+    from citizen_graph.app import demo_habilitation
+    from citizen_graph.auth.credentials import demo_client
 
-    credentials = Credentials(DEMO_CLIENTS)
+    key = "demo-family-portal"
+    credentials = Credentials([demo_client(key, (demo_habilitation(key, "t", None),))])
     caller = credentials.authenticate(
         headers(("authorization", "Bearer demo-family-portal"), ("x-purpose", "Test"))
     )
@@ -203,7 +229,7 @@ def test_demo_clients_may_give_any_ordinary_purpose() -> None:
 
 
 def test_identify_names_the_client_of_a_refused_request(tmp_path: Path) -> None:
-    credentials = Credentials(load_clients(write(tmp_path, CLIENTS)))
+    credentials = Credentials(load_clients(write(tmp_path, CLIENTS), {}))
     refused = headers(("authorization", f"Bearer {KEY}"), ("x-role", ""))
     client = credentials.identify(refused)
     assert client is not None
@@ -214,14 +240,15 @@ def test_identify_names_the_client_of_a_refused_request(tmp_path: Path) -> None:
 def test_a_client_with_a_role_the_policy_lacks_stops_the_start(
     tmp_path: Path,
 ) -> None:
-    from citizen_graph.app import _clients
+    from citizen_graph.app import read_clients
     from citizen_graph.auth.policy import load_policy
     from citizen_graph.schema import build_schema
 
-    path = write(tmp_path, CLIENTS.replace('"address_check"', '"mayor"'))
-    settings = Settings(auth=AuthSettings(clients_file=str(path)))
+    text = CLIENTS.replace('"address_check"', '"mayor"')
+    path = write(tmp_path, text).with_name("clients.toml")
+    path.write_text(path.read_text().replace('"address_check"', '"mayor"'))
     with pytest.raises(SettingsError, match="unknown role 'mayor'"):
-        _clients(settings, load_policy(build_schema()._schema))
+        read_clients(path, load_policy(build_schema()._schema))
 
 
 def test_a_config_enabling_the_sandbox_still_needs_its_own_clients() -> None:
@@ -233,7 +260,7 @@ def test_a_config_enabling_the_sandbox_still_needs_its_own_clients() -> None:
         sandbox=SandboxSettings(enabled=True)
     )  # from a file: no demo keys
     with pytest.raises(SettingsError, match="clients_file"):
-        _clients(settings, load_policy(build_schema()._schema))
+        asyncio.run(_clients(settings, load_policy(build_schema()._schema)))
 
 
 def test_outside_sandbox_mode_a_clients_file_is_required() -> None:
@@ -242,14 +269,17 @@ def test_outside_sandbox_mode_a_clients_file_is_required() -> None:
     from citizen_graph.schema import build_schema
 
     with pytest.raises(SettingsError, match="clients_file"):
-        _clients(Settings(), load_policy(build_schema()._schema))
+        asyncio.run(_clients(Settings(), load_policy(build_schema()._schema)))
 
 
 def test_a_configured_gateway_accepts_its_clients_keys_and_never_the_demo_keys(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> None:
     settings = configured_settings(sandbox_server.url, tmp_path)
-    auth = AuthSettings(clients_file=str(write(tmp_path, CLIENTS)))
+    given = sandbox.get("/_sandbox/credentials").json()
+    dgfip = (given["dgfip"]["client_id"], given["dgfip"]["client_secret"])
+    path = write(tmp_path, CLIENTS, given["api_particulier"]["token"], dgfip)
+    auth = AuthSettings(clients_file=str(path))
     settings = dataclasses.replace(settings, auth=auth)
     query = {
         "query": f'{{ citizen(fiscalNumber: "{ALICE}") {{ identity {{ birthName }} }} }}'

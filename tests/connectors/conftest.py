@@ -11,22 +11,45 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import Secret
 from starlette.types import Receive, Scope, Send
 
+from citizen_graph.access import Access, DgfipCredential, ParticulierCredential
 from citizen_graph.connectors import Connectors, open_connectors, point_at_sandbox
 from citizen_graph.connectors._client import ClientConfig, SubjectError, UpstreamClient
 from citizen_graph.serving import ThreadedServer
 from tests.conftest import gateway_settings
+
+RECIPIENT = "21350238800019"
+# For scripted upstreams, which check no credential.
+SCRIPTED = Access(
+    "scripted",
+    RECIPIENT,
+    ParticulierCredential(Secret("token"), "token-id"),
+    DgfipCredential("client-id", Secret("client-secret")),
+)
+
+
+@pytest.fixture
+def access(sandbox: httpx.Client) -> Access:
+    """A habilitation holding the sandbox's own credentials (every scope)."""
+    given = sandbox.get("/_sandbox/credentials").json()
+    token = given["api_particulier"]["token"]
+    dgfip = given["dgfip"]
+    return Access(
+        "sandbox-habilitation",
+        RECIPIENT,
+        ParticulierCredential(Secret(token), "sandbox-token"),
+        DgfipCredential(dgfip["client_id"], Secret(dgfip["client_secret"])),
+    )
 
 
 @pytest.fixture
 async def connectors(
     sandbox: httpx.Client, sandbox_server: ThreadedServer
 ) -> AsyncIterator[Connectors]:
-    credentials = sandbox.get("/_sandbox/credentials").json()
     url = sandbox_server.url
-    settings = gateway_settings(url)
-    settings = point_at_sandbox(settings, url, credentials)
+    settings = point_at_sandbox(gateway_settings(url), url)
     async with open_connectors(settings) as opened:
         yield opened
 
@@ -48,8 +71,12 @@ class Received:
     headers: dict[str, str]
 
 
+TOKEN_ANSWER = b'{"access_token": "scripted", "expires_in": 3600}'
+
+
 class ScriptedUpstream:
-    """An ASGI app answering from a script, recording every request it received."""
+    """An ASGI app answering from a script, recording every request it received; an
+    OAuth token request (`POST …/token`, DGFiP's) is answered apart, never scripted."""
 
     def __init__(self) -> None:
         self.script: list[Answer] = []  # answered in order, then `otherwise`
@@ -66,8 +93,11 @@ class ScriptedUpstream:
         while (await receive()).get("more_body"):
             pass
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.received.append(Received(scope["method"], scope["path"], headers))
-        answer = self.script.pop(0) if self.script else self.otherwise
+        if scope["method"] == "POST" and scope["path"].endswith("/token"):
+            answer = Answer(body=TOKEN_ANSWER)
+        else:
+            self.received.append(Received(scope["method"], scope["path"], headers))
+            answer = self.script.pop(0) if self.script else self.otherwise
         if answer.hold is not None:
             await asyncio.to_thread(answer.hold.wait, 10.0)
         raw_headers = [(k.encode(), v.encode()) for k, v in answer.headers.items()]

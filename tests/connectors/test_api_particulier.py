@@ -6,6 +6,7 @@ import datetime
 import httpx
 import pytest
 
+from citizen_graph.access import Access
 from citizen_graph.connectors import Connectors
 from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.records import PivotIdentity
@@ -26,8 +27,10 @@ CAMILLE = PivotIdentity(
 RECIPIENT = "21350238800019"
 
 
-async def test_family_quotient_is_translated(connectors: Connectors) -> None:
-    quotient = await connectors.api_particulier.family_quotient(ALICE, RECIPIENT)
+async def test_family_quotient_is_translated(
+    connectors: Connectors, access: Access
+) -> None:
+    quotient = await connectors.api_particulier.family_quotient(ALICE, access)
     today = datetime.date.today()
     assert quotient.provider == "CNAF"
     assert (quotient.year, quotient.month) == (today.year, today.month)
@@ -36,34 +39,40 @@ async def test_family_quotient_is_translated(connectors: Connectors) -> None:
     assert {c.given_names for c in quotient.children} == {("LEA",), ("HUGO",)}
 
 
-async def test_family_quotient_of_a_past_month(connectors: Connectors) -> None:
-    quotient = await connectors.api_particulier.family_quotient(
-        ALICE, RECIPIENT, 2026, 1
-    )
+async def test_family_quotient_of_a_past_month(
+    connectors: Connectors, access: Access
+) -> None:
+    quotient = await connectors.api_particulier.family_quotient(ALICE, access, 2026, 1)
     assert (quotient.year, quotient.month) == (2026, 1)
 
 
-async def test_student_status_is_translated(connectors: Connectors) -> None:
-    status = await connectors.api_particulier.student_status(CAMILLE, RECIPIENT)
+async def test_student_status_is_translated(
+    connectors: Connectors, access: Access
+) -> None:
+    status = await connectors.api_particulier.student_status(CAMILLE, access)
     assert status.enrolled_on(datetime.date.today())
     assert status.admissions[0].institution_name == "Université Fictive de Lyon"
 
 
-async def test_unknown_person_is_not_found(connectors: Connectors) -> None:
+async def test_unknown_person_is_not_found(
+    connectors: Connectors, access: Access
+) -> None:
     with pytest.raises(NotFound):
-        await connectors.api_particulier.student_status(ALICE, RECIPIENT)
+        await connectors.api_particulier.student_status(ALICE, access)
 
 
-async def test_provider_failure_is_upstream_unavailable(connectors: Connectors) -> None:
+async def test_provider_failure_is_upstream_unavailable(
+    connectors: Connectors, access: Access
+) -> None:
     failing = PivotIdentity(
         "FICTIF", ("ALICE",), ALICE.birth_date, "F", "99100", "00502"
     )
     with pytest.raises(UpstreamUnavailable):
-        await connectors.api_particulier.family_quotient(failing, RECIPIENT)
+        await connectors.api_particulier.family_quotient(failing, access)
 
 
 async def test_the_client_never_exceeds_twenty_calls_per_second(
-    connectors: Connectors, sandbox: httpx.Client
+    connectors: Connectors, access: Access, sandbox: httpx.Client
 ) -> None:
     people = sandbox.get(
         "/_sandbox/citizens", params={"limit": 45, "known_by": "cnaf"}
@@ -81,7 +90,7 @@ async def test_the_client_never_exceeds_twenty_calls_per_second(
         for c in people
     ]
     results = await asyncio.gather(
-        *(connectors.api_particulier.family_quotient(i, RECIPIENT) for i in identities),
+        *(connectors.api_particulier.family_quotient(i, access) for i in identities),
         return_exceptions=True,
     )
     assert not [r for r in results if isinstance(r, UpstreamUnavailable)]

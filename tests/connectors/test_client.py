@@ -19,7 +19,7 @@ from citizen_graph.connectors.dgfip import DgfipConnector
 from citizen_graph.errors import UpstreamUnavailable
 from citizen_graph.telemetry import JsonFormatter, configure_logging
 from tests.conftest import ALICE
-from tests.connectors.conftest import Answer, ScriptedUpstream
+from tests.connectors.conftest import SCRIPTED, Answer, ScriptedUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -268,7 +268,7 @@ async def test_upstream_failure_logs_carry_no_url_or_fiscal_number(
                     request_scope.open_scope(deadline_s),
                     pytest.raises(UpstreamUnavailable),
                 ):
-                    await connector.tax_history(ALICE)
+                    await connector.tax_history(ALICE, SCRIPTED)
         finally:
             release.set()
     assert len(upstream.received) == 4

@@ -7,13 +7,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from citizen_graph.access import Access
 from citizen_graph.connectors import Connectors, dgfip
 from citizen_graph.connectors._client import UpstreamClient
 from citizen_graph.connectors.dgfip import DgfipConnector
 from citizen_graph.errors import NotFound
 from citizen_graph.sandbox.dgfip import TOKEN_LIFETIME_S
 from tests.conftest import ALICE, PAUL, upstream_calls
-from tests.connectors.conftest import Answer, FakeClock, ScriptedUpstream
+from tests.connectors.conftest import SCRIPTED, Answer, FakeClock, ScriptedUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -25,8 +26,9 @@ def token_calls(sandbox: httpx.Client) -> int:
 
 async def test_tax_history_is_translated_into_the_projects_records(
     connectors: Connectors,
+    access: Access,
 ) -> None:
-    history = await connectors.dgfip.tax_history(ALICE)
+    history = await connectors.dgfip.tax_history(ALICE, access)
     latest = history.latest
     assert [s.income_year for s in history.situations] == [
         latest.income_year,
@@ -44,40 +46,41 @@ async def test_tax_history_is_translated_into_the_projects_records(
 
 
 async def test_the_token_is_fetched_once_and_reused(
-    connectors: Connectors, sandbox: httpx.Client
+    connectors: Connectors, access: Access, sandbox: httpx.Client
 ) -> None:
     for spi in (ALICE, PAUL, ALICE):
-        await connectors.dgfip.tax_history(spi)
+        await connectors.dgfip.tax_history(spi, access)
     assert token_calls(sandbox) == 1
     assert upstream_calls(sandbox, "dgfip") == 3
 
 
 async def test_a_revoked_token_is_renewed_on_401(
-    connectors: Connectors, sandbox: httpx.Client
+    connectors: Connectors, access: Access, sandbox: httpx.Client
 ) -> None:
-    await connectors.dgfip.tax_history(ALICE)
+    await connectors.dgfip.tax_history(ALICE, access)
     sandbox.post("/_sandbox/dgfip/revoke-tokens").raise_for_status()
-    history = await connectors.dgfip.tax_history(PAUL)
+    history = await connectors.dgfip.tax_history(PAUL, access)
     assert history.latest.declarant(PAUL) is not None
     assert token_calls(sandbox) == 2
 
 
 async def test_a_past_income_year_uses_the_yearly_route(
-    connectors: Connectors, sandbox: httpx.Client
+    connectors: Connectors, access: Access, sandbox: httpx.Client
 ) -> None:
-    latest = (await connectors.dgfip.tax_history(ALICE)).latest.income_year
-    situation = await connectors.dgfip.tax_situation(ALICE, latest - 2)
+    latest = (await connectors.dgfip.tax_history(ALICE, access)).latest.income_year
+    situation = await connectors.dgfip.tax_situation(ALICE, latest - 2, access)
     assert situation.income_year == latest - 2
     assert upstream_calls(sandbox, "dgfip", "annrev") == 1
 
 
 async def test_unknown_fiscal_number_and_year_are_not_found(
     connectors: Connectors,
+    access: Access,
 ) -> None:
     with pytest.raises(NotFound):
-        await connectors.dgfip.tax_history("3999999999999")
+        await connectors.dgfip.tax_history("3999999999999", access)
     with pytest.raises(NotFound, match="income year"):
-        await connectors.dgfip.tax_situation(ALICE, 2001)
+        await connectors.dgfip.tax_situation(ALICE, 2001, access)
 
 
 async def test_each_dgfip_call_carries_a_fresh_correlation_id(
@@ -87,9 +90,9 @@ async def test_each_dgfip_call_carries_a_fresh_correlation_id(
     dgfip = DgfipConnector(open_client("dgfip"), "test")
     for spi in (ALICE, ALICE, PAUL):
         with pytest.raises(NotFound):
-            await dgfip.tax_history(spi)
+            await dgfip.tax_history(spi, SCRIPTED)
     with pytest.raises(NotFound):
-        await dgfip.tax_situation(ALICE, 2024)
+        await dgfip.tax_situation(ALICE, 2024, SCRIPTED)
     ids = [r.headers["x-correlation-id"] for r in upstream.received]
     assert len(ids) == 4
     assert len(set(ids)) == 4
@@ -98,18 +101,19 @@ async def test_each_dgfip_call_carries_a_fresh_correlation_id(
 
 async def test_the_token_is_renewed_a_minute_before_it_expires(
     connectors: Connectors,
+    access: Access,
     sandbox: httpx.Client,
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The gateway's clock only: the sandbox still accepts the first token throughout.
     monkeypatch.setattr(dgfip, "time", clock)
-    await connectors.dgfip.tax_history(ALICE)
+    await connectors.dgfip.tax_history(ALICE, access)
     assert token_calls(sandbox) == 1
     clock.advance(TOKEN_LIFETIME_S - 61)
-    await connectors.dgfip.tax_history(PAUL)
+    await connectors.dgfip.tax_history(PAUL, access)
     assert token_calls(sandbox) == 1
     clock.advance(2)  # 59 s before it expires
-    await connectors.dgfip.tax_history(ALICE)
+    await connectors.dgfip.tax_history(ALICE, access)
     assert token_calls(sandbox) == 2
     assert upstream_calls(sandbox, "dgfip") == 3

@@ -16,6 +16,7 @@ from citizen_graph.errors import (
     UpstreamUnavailable,
 )
 from citizen_graph.records import PivotIdentity
+from tests.connectors.conftest import SCRIPTED
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,13 @@ def client(
     source: str, handler: Callable[[httpx.Request], httpx.Response]
 ) -> UpstreamClient:
     config = ClientConfig(source, "https://upstream.test", 1.0, 1.0, 5)
-    return UpstreamClient(config, transport=httpx.MockTransport(handler))
+
+    def answering(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):  # DGFiP's OAuth flow
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return handler(request)
+
+    return UpstreamClient(config, transport=httpx.MockTransport(answering))
 
 
 def answer(
@@ -63,7 +70,7 @@ async def test_dgfip_statuses_map_to_contract_errors(
         client("dgfip", answer(status, {"codeapp": codeapp})), "test"
     )
     with pytest.raises(expected) as caught:
-        await dgfip.tax_history(SPI)
+        await dgfip.tax_history(SPI, SCRIPTED)
     assert_leaks_nothing(caught.value)
     if isinstance(caught.value, UpstreamUnavailable | NotFound):
         assert caught.value.extensions == {"code": expected.code, "source": "dgfip"}
@@ -73,13 +80,13 @@ async def test_dgfip_unreadable_body_is_upstream_unavailable() -> None:
     handler = lambda request: httpx.Response(200, text="<html>oops</html>")  # noqa: E731
     dgfip = DgfipConnector(client("dgfip", handler), "test")
     with pytest.raises(UpstreamUnavailable):
-        await dgfip.tax_history(SPI)
+        await dgfip.tax_history(SPI, SCRIPTED)
 
 
 async def test_dgfip_wrong_shape_is_upstream_unavailable() -> None:
     dgfip = DgfipConnector(client("dgfip", answer(200, [{"rfr": "lots"}])), "test")
     with pytest.raises(UpstreamUnavailable):
-        await dgfip.tax_history(SPI)
+        await dgfip.tax_history(SPI, SCRIPTED)
 
 
 async def test_timeout_is_upstream_unavailable_without_the_url() -> None:
@@ -88,7 +95,7 @@ async def test_timeout_is_upstream_unavailable_without_the_url() -> None:
 
     dgfip = DgfipConnector(client("dgfip", handler), "test")
     with pytest.raises(UpstreamUnavailable) as caught:
-        await dgfip.tax_history(SPI)
+        await dgfip.tax_history(SPI, SCRIPTED)
     assert_leaks_nothing(caught.value)
 
 
@@ -101,7 +108,7 @@ async def test_connection_error_is_retried_once_then_unavailable() -> None:
 
     dgfip = DgfipConnector(client("dgfip", handler), "test")
     with pytest.raises(UpstreamUnavailable) as caught:
-        await dgfip.tax_history(SPI)
+        await dgfip.tax_history(SPI, SCRIPTED)
     assert len(attempts) == 2
     assert_leaks_nothing(caught.value)
 
@@ -137,11 +144,9 @@ async def test_api_particulier_statuses_map_to_contract_errors(
     status: int, expected: type[Exception]
 ) -> None:
     body = {"errors": [{"code": "00366", "title": "x", "detail": "x", "source": None}]}
-    connector = ApiParticulierConnector(
-        client("api_particulier", answer(status, body)), "token"
-    )
+    connector = ApiParticulierConnector(client("api_particulier", answer(status, body)))
     with pytest.raises(expected) as caught:
-        await connector.family_quotient(IDENTITY, "21350238800019")
+        await connector.family_quotient(IDENTITY, SCRIPTED)
     assert_leaks_nothing(caught.value)
     assert "FICTIF" not in str(caught.value)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from starlette.datastructures import Secret
 
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import UPSTREAMS, Operation, operations, point_at_sandbox
@@ -14,10 +13,6 @@ from citizen_graph.connectors._client import ClientConfig
 from citizen_graph.settings import CacheSettings, Settings, UpstreamSettings
 
 pytestmark = pytest.mark.anyio
-CREDENTIALS = {
-    "dgfip": {"client_id": "id", "client_secret": "secret"},
-    "api_particulier": {"token": "token"},
-}
 
 
 def test_every_registered_upstream_has_a_typed_settings_section() -> None:
@@ -45,12 +40,10 @@ def test_the_client_config_gives_httpx_its_timeouts_and_pool_from_the_section() 
 
 
 def test_point_at_sandbox_puts_each_upstream_under_its_sandbox_path() -> None:
-    settings = point_at_sandbox(Settings(), "http://127.0.0.1:9/", CREDENTIALS)
+    settings = point_at_sandbox(Settings(), "http://127.0.0.1:9/")
     for upstream in UPSTREAMS:
         expected = "http://127.0.0.1:9" + upstream.sandbox_path
         assert upstream.settings(settings).base_url == expected
-    assert settings.dgfip.client_secret.__str__() == "secret"
-    assert isinstance(settings.api_particulier.token, Secret)
 
 
 async def test_a_declared_operation_is_cached_with_its_own_ttl() -> None:
@@ -70,7 +63,8 @@ async def test_a_declared_operation_is_cached_with_its_own_ttl() -> None:
     assert not cache.per_caller("france_travail_status")
 
 
-def test_answers_that_depend_on_the_caller_are_declared_so() -> None:
+def test_answers_fetched_with_a_habilitation_are_keyed_by_it() -> None:
     cache = UpstreamCache(CacheSettings())
     per_caller = {op.name for op in operations() if cache.per_caller(op.name)}
-    assert per_caller == {"family_quotient", "student_status"}
+    # Only the BAN, which needs no credential, is shared across habilitations.
+    assert per_caller == {op.name for op in operations()} - {"geocode"}

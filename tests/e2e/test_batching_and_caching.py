@@ -114,17 +114,20 @@ def test_identity_tax_and_address_share_one_dgfip_call(
     assert upstream_calls(sandbox, "ban") == 1
 
 
-def test_the_cache_is_shared_by_requests_but_not_by_recipients(
+def test_the_cache_is_shared_by_requests_but_not_by_habilitations(
     gateway: GatewayClient, sandbox: httpx.Client
 ) -> None:
     query = """query($i: PivotIdentityInput) {
       citizen(identity: $i) { familyQuotient { value } } }"""
     variables = {"i": ALICE_IDENTITY}
     gateway.query(query, variables, key="demo-social-services")
-    gateway.query(query, variables, key="demo-all-roles")  # same SIRET: cached
+    gateway.query(query, variables, key="demo-social-services")  # cached
     assert upstream_calls(sandbox, "api_particulier", QF) == 1
-    gateway.query(query, variables, key="demo-family-portal")  # another SIRET
+    # Same SIRET, another habilitation: its own call, with its own token.
+    gateway.query(query, variables, key="demo-all-roles")
     assert upstream_calls(sandbox, "api_particulier", QF) == 2
+    stats = sandbox.get("/_sandbox/stats").json()["upstreams"]["api_particulier"]
+    assert sorted(stats["credentials"].values()) == [1, 1]
 
 
 def test_a_typename_only_selection_calls_no_upstream(

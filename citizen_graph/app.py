@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import (
     DEMO_KEYS,
@@ -30,6 +31,7 @@ from citizen_graph.auth.credentials import (
 )
 from citizen_graph.auth.habilitations import Habilitation, habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
+from citizen_graph.auth.quotas import QuotaBook
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import (
     UPSTREAMS,
@@ -101,6 +103,10 @@ def create_app(settings: Settings) -> Starlette:
                 audit=audit,
                 metrics=Metrics(),
                 subjects=SubjectReader(ids),
+                admission=Admission(
+                    connectors.capacity, effective.server.request_deadline_s
+                ),
+                quotas=QuotaBook(),
             )
             graphql.endpoint = http_stage(services)
             app.state.services = services
@@ -170,7 +176,7 @@ def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
 async def _clients(settings: Settings, policy: Policy) -> list[Client]:
     """Sandbox mode without a config: the demo keys and nothing else; else the clients file."""
     if settings.sandbox.demo_keys:
-        clients = await _demo_clients(settings.sandbox.url)
+        clients = await _demo_clients(settings.sandbox.url, settings.sandbox.demo_quota)
     elif settings.auth.clients_file:
         clients = read_clients(Path(settings.auth.clients_file), policy)
     else:
@@ -193,14 +199,15 @@ def read_clients(path: Path, policy: Policy) -> list[Client]:
     return clients
 
 
-async def _demo_clients(sandbox_url: str) -> list[Client]:
+async def _demo_clients(sandbox_url: str, demo_quota: int) -> list[Client]:
     """The contract's demo keys, each with its own habilitation minted by the sandbox."""
-    clients = []
-    for key, demo in DEMO_KEYS.items():
-        token, dgfip = await mint_sandbox_credentials(
-            sandbox_url, demo.api_particulier, demo.dgfip
-        )
-        clients.append(demo_client(key, (demo_habilitation(key, token or "", dgfip),)))
+    minted = await mint_sandbox_credentials(
+        sandbox_url, [(demo.api_particulier, demo.dgfip) for demo in DEMO_KEYS.values()]
+    )
+    clients = [
+        demo_client(key, (demo_habilitation(key, token or "", dgfip),), demo_quota)
+        for key, (token, dgfip) in zip(DEMO_KEYS, minted, strict=True)
+    ]
     return clients
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 
+from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import Caller
 from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.policy import Policy
+from citizen_graph.auth.quotas import QuotaBook
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
@@ -28,6 +31,9 @@ class Context:
     policy: Policy
     subject_reader: SubjectReader
     audit: AuditLog
+    admission: Admission
+    quotas: QuotaBook
+    response: Any  # Strawberry's sub-response: the stage may set its status and headers
     decision: Decision | None = None  # taken before execution (auth.enforcement)
     today: datetime.date = field(default_factory=datetime.date.today)
 

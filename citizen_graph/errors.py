@@ -74,6 +74,31 @@ class QueryTooComplex(CitizenGraphError):
     default_message = "The query exceeds the gateway's limits."
 
 
+class RateLimited(CitizenGraphError):
+    """A quota or the upstream rate refuses the request before any upstream call."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+    default_message = "Too many requests: retry later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        retry_after_s: int = 1,
+        max_citizens: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+        self.max_citizens = max_citizens
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        extensions: dict[str, Any] = {"code": self.code}
+        if self.max_citizens is not None:
+            extensions["maxCitizens"] = self.max_citizens
+        return extensions
+
+
 class AuthError(CitizenGraphError):
     """A problem with who is calling, found before execution."""
 

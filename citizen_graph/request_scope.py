@@ -91,3 +91,10 @@ def remaining_s(default: float) -> float:
     """Seconds left before the request's deadline, capped by `default`."""
     scope = _current.get()
     return default if scope is None else min(default, scope.remaining_s())
+
+
+def time_left(default: float) -> float:
+    """Seconds left before the request's deadline (`default` outside a request): how long
+    a call may queue for a connection or a rate slot."""
+    scope = _current.get()
+    return default if scope is None else scope.remaining_s()

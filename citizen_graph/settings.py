@@ -49,6 +49,8 @@ class SandboxSettings:
     # Only `serve` without a config file turns this on: the contract's demo keys are never
     # accepted by a configured gateway, even one pointed at a sandbox.
     demo_keys: bool = False
+    # Distinct citizens per 60 s of each demo key (demo-quota-small keeps its 10); 0 = none.
+    demo_quota: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,12 +19,14 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import (
     Caller,
     Credentials,
 )
 from citizen_graph.auth.policy import Policy
+from citizen_graph.auth.quotas import QuotaBook
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors
 from citizen_graph.context import Context
@@ -54,6 +56,8 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     subjects: SubjectReader
+    admission: Admission
+    quotas: QuotaBook
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -111,6 +115,9 @@ class GraphQLView(GraphQL[Context, None]):
             policy=services.policy,
             subject_reader=services.subjects,
             audit=services.audit,
+            admission=services.admission,
+            quotas=services.quotas,
+            response=response,
         )
         request.scope["citizen_graph.context"] = context
         return context

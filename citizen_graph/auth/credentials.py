@@ -39,6 +39,7 @@ from citizen_graph.auth.habilitations import (
     HabilitationError,
     parse_habilitations,
 )
+from citizen_graph.auth.quotas import Quota
 from citizen_graph.errors import (
     BadUserInput,
     ConfigurationError,
@@ -50,7 +51,8 @@ MAX_PURPOSE_CHARS = 200
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SIRET = re.compile(r"[0-9]{14}")
 REQUIRED_KEYS = {"id", "key_sha256", "recipient", "roles"}
-OPTIONAL_KEYS = {"purposes", "habilitations"}
+OPTIONAL_KEYS = {"purposes", "habilitations", "quota"}
+QUOTA_KEYS = {"citizens", "requests", "window_s"}
 
 # Digits with separators between them: "3000000000011", "30 00 00 00 00 011", "30.00-00".
 DIGIT_RUN = re.compile(r"\d+(?:[\s._/-]+\d+)*")
@@ -84,6 +86,7 @@ class Client:
     roles: tuple[str, ...]  # the first one is the default
     purposes: tuple[str, ...] = ()  # its declared procedures; empty: any purpose
     habilitations: tuple[Habilitation, ...] = ()
+    quota: Quota | None = None
 
     def habilitation_for(self, role: str) -> Habilitation | None:
         return next((h for h in self.habilitations if role in h.roles), None)
@@ -97,6 +100,7 @@ class Caller:
     allowed_roles: tuple[str, ...]
     purpose: str | None
     habilitation: Habilitation | None = None  # the one serving `role`
+    quota: Quota | None = None  # the client's
 
     @property
     def access(self) -> Access:
@@ -129,6 +133,7 @@ class DemoKey:
     roles: tuple[str, ...]
     api_particulier: tuple[str, ...] | None  # scopes of its own token; None: no token
     dgfip: tuple[str, ...] | None  # scopes of its own OAuth client; None: no client
+    quota: int | None = None  # distinct citizens per 60 s; None: `[sandbox] demo_quota`
 
     def client_id(self, key: str) -> str:
         # Client ids are not the keys: ids go to the audit trail, keys never do.
@@ -157,19 +162,24 @@ DEMO_KEYS: dict[str, DemoKey] = {
         "26350238800029", ("family_portal",), ("cnaf_quotient_familial",), ALL_DGFIP
     ),
     "demo-quota-small": DemoKey(
-        "21350238800027", ("address_check",), None, ("RessourceIRDerniere2",)
+        "21350238800027", ("address_check",), None, ("RessourceIRDerniere2",), 10
     ),
 }
 
 
-def demo_client(key: str, habilitations: tuple[Habilitation, ...]) -> Client:
+def demo_client(
+    key: str, habilitations: tuple[Habilitation, ...], demo_quota: int = 1000
+) -> Client:
+    """`demo_quota`: distinct citizens per 60 s of the keys without their own (0: none)."""
     demo = DEMO_KEYS[key]
+    citizens = demo.quota if demo.quota is not None else demo_quota
     return Client(
         demo.client_id(key),
         key_hash(key),
         demo.recipient,
         demo.roles,
         habilitations=habilitations,
+        quota=Quota(citizens=citizens) if citizens else None,
     )
 
 
@@ -256,6 +266,26 @@ def _client(entry: Any, n: int, env: Mapping[str, str]) -> Client:
         roles,
         _purposes(entry.get("purposes"), where),
         habilitations,
+        _quota(entry.get("quota"), where),
+    )
+
+
+def _quota(value: Any, where: str) -> Quota | None:
+    """`quota = { citizens = 1000, requests = 600, window_s = 60 }` (each optional)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or set(value) - QUOTA_KEYS:
+        raise ClientsError(f"{where}: quota takes citizens, requests and window_s")
+    numbers = {k: v for k, v in value.items()}
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for v in numbers.values()
+    ):
+        raise ClientsError(f"{where}: quota values must be positive numbers")
+    return Quota(
+        citizens=int(numbers.get("citizens", 0)),
+        requests=int(numbers.get("requests", 0)),
+        window_s=float(numbers.get("window_s", 60.0)),
     )
 
 
@@ -334,6 +364,7 @@ class Credentials:
             client.roles,
             purpose,
             habilitation,
+            client.quota,
         )
 
     def identify(self, headers: Any) -> Client | None:

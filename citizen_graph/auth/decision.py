@@ -75,6 +75,8 @@ class Decision:
     citizens: int = 0  # citizens asked for, across root fields and aliases
     subjects: list[CitizenKey] = field(default_factory=list)  # well-formed, in order
     cost: int = 0  # upstream-backed fields that will be fetched, summed over citizens
+    # The same per upstream (source → fields × citizens): admission's count of calls.
+    calls: dict[str, int] = field(default_factory=dict)
     refused: bool = False  # set by the enforcement when a limit refuses the request
 
     @property
@@ -184,7 +186,7 @@ class _Walker:
             upstream = _upstream(definition)
             if not is_composite_type(named) or merged is None:
                 decision.allowed.add(coordinate)
-                decision.cost += citizens if upstream else 0
+                self._fetched(upstream, citizens)
                 readable = True
                 continue
             below_citizens = self._asked(definition, node) if not path else citizens
@@ -200,13 +202,19 @@ class _Walker:
             )  # e.g. __typename only
             if below:
                 decision.allowed.add(coordinate)
-                decision.cost += citizens if upstream else 0
+                self._fetched(upstream, citizens)
                 readable = True
             elif upstream:
                 decision.hollow.add(here)
             elif parent.name in self.policy.governed and not nothing_denied:
                 decision.forbidden[here] = coordinate
         return readable
+
+    def _fetched(self, upstream: str | None, citizens: int) -> None:
+        if upstream is not None:
+            self.decision.cost += citizens
+            calls = self.decision.calls
+            calls[upstream] = calls.get(upstream, 0) + citizens
 
     def _asked(self, definition: GraphQLField, node: FieldNode) -> int:
         """A root field's citizens: counted, and recorded as the audit's subjects."""
@@ -262,10 +270,12 @@ class _Walker:
         return not (include is not None and include.get("if") is False)
 
 
-def _upstream(definition: GraphQLField) -> bool:
+def _upstream(definition: GraphQLField) -> str | None:
+    """The upstream a field is fetched from (its schema metadata), if any."""
     strawberry_field = definition.extensions.get("strawberry-definition")
     metadata = getattr(strawberry_field, "metadata", None) or {}
-    return UPSTREAM in metadata
+    source = metadata.get(UPSTREAM)
+    return str(source) if source is not None else None
 
 
 def _merged(nodes: list[FieldNode]) -> SelectionSetNode | None:

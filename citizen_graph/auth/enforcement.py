@@ -22,6 +22,7 @@ from citizen_graph.errors import (
     CitizenGraphError,
     Forbidden,
     QueryTooComplex,
+    RateLimited,
 )
 from citizen_graph.settings import LimitSettings
 
@@ -79,6 +80,35 @@ class Authorize(SchemaExtension):
         if key in decision.hollow:
             return _hollow()  # hollow fields are Citizen's async, upstream-backed ones
         return _next(root, info, *args, **kwargs)
+
+
+class Admit(SchemaExtension):
+    """Quotas and admission, after the decision and before any resolver: a refusal is
+    HTTP 429 `RATE_LIMITED` with `Retry-After`, and nothing is fetched or counted."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        context: Any = execution.context
+        decision: Decision | None = context.decision
+        if decision is not None and decision.complete and not decision.refused:
+            caller = context.caller
+            try:
+                context.admission.check(
+                    decision.calls, decision.citizens, caller.access
+                )
+                if caller.quota is not None:
+                    context.quotas.admit(
+                        caller.client_id, caller.quota, decision.subjects
+                    )
+            except RateLimited as refusal:
+                decision.refused = True
+                execution.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[GraphQLError(refusal.message, original_error=refusal)],
+                )
+                context.response.status_code = refusal.http_status
+                context.response.headers["Retry-After"] = str(refusal.retry_after_s)
+        yield
 
 
 def _refusal(decision: Decision, limits: LimitSettings) -> CitizenGraphError | None:

@@ -40,7 +40,7 @@ class RecordAccess(SchemaExtension):
                 context.audit,
                 caller=context.caller,
                 code=(codes[0] if codes else None) or "INTERNAL",
-                http_status=200,
+                http_status=context.response.status_code or 200,
                 subjects=context.subjects,
             )
         elif context.subjects:

@@ -8,6 +8,7 @@ operations, how it connects, where the sandbox serves it; see `upstream.py`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from citizen_graph.access import Access
 from citizen_graph.connectors import api_particulier, ban, dgfip
 from citizen_graph.connectors._client import UpstreamClient
 from citizen_graph.connectors.api_particulier import ApiParticulierConnector
@@ -61,6 +63,15 @@ class Connectors:
         """Each upstream's shared circuit, the one that cuts every client."""
         return {client.source: client.breaker.state for client in self.clients}
 
+    def capacity(self, source: str, access: Access, within_s: float) -> int | None:
+        """Calls to `source` that `access`'s own bucket lets start within `within_s`
+        (None: no per-credential limit, or one batched call per request)."""
+        upstream = next(u for u in UPSTREAMS if u.name == source)
+        if upstream.batched:
+            return None
+        client: UpstreamClient = getattr(self, source).client
+        return client.limiter(upstream.credential(access)).capacity(within_s)
+
     def open_client_circuits(self) -> dict[str, int]:
         """Per upstream, how many clients have their own circuit open (or half-open)."""
         return {
@@ -92,35 +103,40 @@ def point_at_sandbox(settings: Settings, url: str) -> Settings:
     return replace(settings, **sections)
 
 
+Minted = tuple[str | None, tuple[str, str] | None]  # token, (client_id, client_secret)
+
+
 async def mint_sandbox_credentials(
     sandbox_url: str,
-    api_particulier: Sequence[str] | None,
-    dgfip: Sequence[str] | None,
-) -> tuple[str | None, tuple[str, str] | None]:
-    """A fresh API Particulier token and DGFiP OAuth client with these scopes, minted by
-    the sandbox for one demo habilitation (sandbox mode only); None where not asked."""
+    demands: Sequence[tuple[Sequence[str] | None, Sequence[str] | None]],
+) -> list[Minted]:
+    """For each (API Particulier scopes, DGFiP scopes), a fresh token and DGFiP OAuth
+    client minted by the sandbox (sandbox mode only); None where not asked."""
     base = sandbox_url.rstrip("/") + "/_sandbox"
+
+    async def mint(client: httpx.AsyncClient, path: str, scopes: Sequence[str]) -> Any:
+        response = await client.post(f"{base}{path}", json={"scopes": list(scopes)})
+        response.raise_for_status()
+        return response.json()
+
+    async def one(
+        client: httpx.AsyncClient,
+        particulier: Sequence[str] | None,
+        dgfip: Sequence[str] | None,
+    ) -> Minted:
+        token = oauth = None
+        if particulier is not None:
+            token = str(
+                (await mint(client, "/api-particulier/tokens", particulier))["token"]
+            )
+        if dgfip is not None:
+            body = await mint(client, "/dgfip/clients", dgfip)
+            oauth = (str(body["client_id"]), str(body["client_secret"]))
+        return token, oauth
+
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
-            token = client_credentials = None
-            if api_particulier is not None:
-                response = await client.post(
-                    f"{base}/api-particulier/tokens",
-                    json={"scopes": list(api_particulier)},
-                )
-                response.raise_for_status()
-                token = str(response.json()["token"])
-            if dgfip is not None:
-                response = await client.post(
-                    f"{base}/dgfip/clients", json={"scopes": list(dgfip)}
-                )
-                response.raise_for_status()
-                body = response.json()
-                client_credentials = (
-                    str(body["client_id"]),
-                    str(body["client_secret"]),
-                )
-            return token, client_credentials
+            return list(await asyncio.gather(*(one(client, *d) for d in demands)))
     except (httpx.HTTPError, ValueError, KeyError):
         raise UpstreamUnavailable(
             "sandbox", "The sandbox could not be reached."

@@ -216,9 +216,11 @@ class UpstreamClient:
         try:
             # One slot per pooled connection: a request counted by the rate limiter
             # never waits in httpx's pool afterwards, and a hanging upstream holds its
-            # own slots only (bulkhead).
+            # own slots only (bulkhead). Waiting for a slot or a rate slot is bounded by
+            # the request's deadline (admission let in only what fits it); the read
+            # timeout bounds the exchange itself.
             async with asyncio.timeout(
-                request_scope.remaining_s(self.config.read_timeout_s)
+                request_scope.time_left(self.config.read_timeout_s)
             ):
                 await self._slots.acquire()
         except TimeoutError:
@@ -235,7 +237,7 @@ class UpstreamClient:
     ) -> httpx.Response | None:
         limiter = self.limiter(call.credential)
         await self._throttle(
-            limiter, request_scope.remaining_s(self.config.read_timeout_s)
+            limiter, request_scope.time_left(self.config.read_timeout_s)
         )
         started = time.monotonic()
         remaining = request_scope.remaining_s(self.config.read_timeout_s)

@@ -252,12 +252,35 @@ class SlidingWindowLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
+        self._waiting = 0  # calls queued for a slot
+
+    def capacity(self, within_s: float) -> int | None:
+        """How many more calls could start within `within_s` from now, the queued ones
+        served first; None without a rate (only pauses)."""
+        if self._max_calls is None:
+            return None
+        now = self._clock()
+        paused = max(0.0, self._paused_until - now)
+        if paused >= within_s:
+            return 0
+        usable = within_s - paused
+        recent = sum(1 for sent in self._sent if sent > now - self._span)
+        at_once = max(0, (self._burst or self._max_calls) - recent)
+        sustained = math.floor(usable * self._max_calls / self._span)
+        return max(0, at_once + sustained - self._waiting)
 
     def pause(self, seconds: float) -> None:
         """Honour an upstream's Retry-After: no call at all before it has passed."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def acquire(self, max_wait_s: float) -> None:
+        self._waiting += 1
+        try:
+            await self._acquire(max_wait_s)
+        finally:
+            self._waiting -= 1
+
+    async def _acquire(self, max_wait_s: float) -> None:
         async with self._lock:
             wait = self._wait_s(self._clock())
             if wait > max_wait_s:

@@ -231,4 +231,7 @@ UPSTREAM = Upstream(
     ),
     connect=connect,
     sandbox_path="/api-particulier",
+    credential=lambda access: (
+        access.api_particulier.token_id if access.api_particulier else ""
+    ),
 )

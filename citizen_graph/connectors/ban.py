@@ -125,4 +125,5 @@ UPSTREAM = Upstream(
     operations=(Operation("geocode", SOURCE, lambda cache: cache.geocode_ttl_s),),
     connect=connect,
     sandbox_path="/ban",
+    batched=True,
 )

@@ -283,4 +283,5 @@ UPSTREAM = Upstream(
     ),
     connect=connect,
     sandbox_path="/dgfip",
+    credential=lambda access: access.dgfip.client_id if access.dgfip else "",
 )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from citizen_graph.access import Access
 from citizen_graph.settings import CacheSettings, Settings, UpstreamSettings
 
 
@@ -39,6 +40,9 @@ class Upstream:
     # Opens the connector (its `client` attribute is the upstream's `UpstreamClient`).
     connect: Callable[[Settings], Any]
     sandbox_path: str  # where the sandbox serves it, e.g. "/dgfip"
+    # The public id of the credential a habilitation uses here (its rate-limit bucket).
+    credential: Callable[[Access], str] = lambda access: ""
+    batched: bool = False  # one call per request whatever the citizens (BAN's CSV)
 
     def settings(self, settings: Settings) -> UpstreamSettings:
         section: UpstreamSettings = getattr(settings, self.name)

@@ -2,7 +2,8 @@
 
 The GraphQL stage is the schema's ordered list of extensions, outermost first: the
 audit record, the contract's errors, the token limit, the parser cache, the document's shape
-limits (with the validation cache), then the authorization decision, taken before execution.
+limits (with the validation cache), then the authorization decision, taken before execution,
+then quotas and admission (auth/quotas.py, auth/admission.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.info import Info
 
-from citizen_graph.auth.enforcement import Authorize
+from citizen_graph.auth.enforcement import Admit, Authorize
 from citizen_graph.auth.recording import RecordAccess
 from citizen_graph.errors import BadUserInput, CitizenGraphError
 from citizen_graph.schema.citizen import Citizen
@@ -92,6 +93,7 @@ def build_schema(limits: LimitSettings | None = None) -> CitizenSchema:
         # that hits: no validator class is built per request.
         lambda: DocumentLimits(limits),
         Authorize,  # on_execute: the decision, once the document is valid
+        Admit,  # then quotas and admission, before any resolver
     ]
     return CitizenSchema(
         query=Query,

@@ -1,0 +1,80 @@
+"""Quotas per client: requests and distinct citizens per sliding window, counted before any
+upstream call (the enumeration guard of a citizen-lookup API, reliability.md §6).
+
+A request is counted once it passes; a refused one consumes nothing. A citizen asked again
+within the window counts once. State is per process and bounded by the quotas themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+from citizen_graph.errors import RateLimited
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Quota:
+    citizens: int = 0  # distinct citizens per window; 0 = no limit
+    requests: int = 0  # requests per window; 0 = no limit
+    window_s: float = 60.0
+
+
+class QuotaBook:
+    """Each client's recent requests and citizens; `admit` refuses or counts a request."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._requests: dict[str, deque[float]] = {}
+        self._citizens: dict[str, OrderedDict[Hashable, float]] = {}
+
+    def admit(self, client: str, quota: Quota, subjects: Iterable[Hashable]) -> None:
+        """Count the request and its citizens, or raise RateLimited (nothing counted)."""
+        now = self._clock()
+        requests = self._requests.setdefault(client, deque())
+        seen = self._citizens.setdefault(client, OrderedDict())
+        _forget(requests, seen, now - quota.window_s)
+        if quota.requests and len(requests) >= quota.requests:
+            wait = requests[-quota.requests] + quota.window_s - now
+            raise RateLimited(
+                f"This client's quota of {quota.requests} requests per "
+                f"{quota.window_s:g} s is spent.",
+                retry_after_s=math.ceil(wait),
+            )
+        new = [s for s in dict.fromkeys(subjects) if s not in seen]
+        if quota.citizens and len(seen) + len(new) > quota.citizens:
+            raise RateLimited(
+                f"This client's quota of {quota.citizens} distinct citizens per "
+                f"{quota.window_s:g} s would be exceeded.",
+                retry_after_s=_citizens_wait(seen, len(new), quota, now),
+            )
+        requests.append(now)
+        for subject in dict.fromkeys(subjects):
+            seen.pop(subject, None)
+            seen[subject] = now  # most recent last
+
+
+def _forget(
+    requests: deque[float], seen: OrderedDict[Hashable, float], before: float
+) -> None:
+    while requests and requests[0] <= before:
+        requests.popleft()
+    while seen and next(iter(seen.values())) <= before:
+        seen.popitem(last=False)
+
+
+def _citizens_wait(
+    seen: OrderedDict[Hashable, float], new: int, quota: Quota, now: float
+) -> int:
+    """Seconds until enough citizens leave the window for `new` to fit (a whole window
+    when `new` alone exceeds the quota)."""
+    excess = len(seen) + new - quota.citizens
+    if new > quota.citizens or excess > len(seen):
+        return math.ceil(quota.window_s)
+    times = list(seen.values())
+    return math.ceil(times[excess - 1] + quota.window_s - now)

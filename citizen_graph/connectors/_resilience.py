@@ -261,7 +261,7 @@ class SlidingWindowLimiter:
             return None
         now = self._clock()
         paused = max(0.0, self._paused_until - now)
-        if paused >= within_s:
+        if paused and paused >= within_s:
             return 0
         usable = within_s - paused
         recent = sum(1 for sent in self._sent if sent > now - self._span)

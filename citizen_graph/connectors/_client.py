@@ -213,12 +213,17 @@ class UpstreamClient:
     async def _slotted(
         self, call: _Call, request: httpx.Request, admission: Admission
     ) -> httpx.Response | None:
+        # The credential's rate slot first, then a connection slot: a call waiting for
+        # its own token's rate holds no connection, so one busy habilitation cannot
+        # starve another's calls. One slot per pooled connection: a call never waits
+        # in httpx's pool, and a hanging upstream holds its own slots only (bulkhead).
+        # Both waits are bounded by the request's deadline (admission let in only what
+        # fits it); the read timeout bounds the exchange itself.
+        limiter = self.limiter(call.credential)
+        await self._throttle(
+            limiter, request_scope.time_left(self.config.read_timeout_s)
+        )
         try:
-            # One slot per pooled connection: a request counted by the rate limiter
-            # never waits in httpx's pool afterwards, and a hanging upstream holds its
-            # own slots only (bulkhead). Waiting for a slot or a rate slot is bounded by
-            # the request's deadline (admission let in only what fits it); the read
-            # timeout bounds the exchange itself.
             async with asyncio.timeout(
                 request_scope.time_left(self.config.read_timeout_s)
             ):
@@ -228,17 +233,17 @@ class UpstreamClient:
                 self.source, "The upstream is saturated."
             ) from None
         try:
-            return await self._send(call, request, admission)
+            return await self._send(call, request, admission, limiter)
         finally:
             self._slots.release()
 
     async def _send(
-        self, call: _Call, request: httpx.Request, admission: Admission
+        self,
+        call: _Call,
+        request: httpx.Request,
+        admission: Admission,
+        limiter: SlidingWindowLimiter,
     ) -> httpx.Response | None:
-        limiter = self.limiter(call.credential)
-        await self._throttle(
-            limiter, request_scope.time_left(self.config.read_timeout_s)
-        )
         started = time.monotonic()
         remaining = request_scope.remaining_s(self.config.read_timeout_s)
         if remaining <= 0:

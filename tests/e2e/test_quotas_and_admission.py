@@ -78,10 +78,12 @@ def test_a_request_that_cannot_fit_its_deadline_is_refused_before_any_call(
 def test_two_clients_each_get_their_own_twenty_calls_per_second(
     gateway: GatewayClient, sandbox: httpx.Client
 ) -> None:
-    citizens = catalogue(sandbox, 80, known_by="cnaf")
+    # 80 calls each, side by side: at one shared 20 calls/s they would not fit the
+    # deadline; each client's own bucket serves them whole.
+    citizens = catalogue(sandbox, 160, known_by="cnaf")
     halves = {
-        "demo-family-portal": citizens[:40],
-        "demo-social-services": citizens[40:],
+        "demo-family-portal": citizens[:80],
+        "demo-social-services": citizens[80:],
     }
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         answers = list(
@@ -98,7 +100,7 @@ def test_two_clients_each_get_their_own_twenty_calls_per_second(
         assert codes <= {"NOT_FOUND"}
     stats = sandbox.get("/_sandbox/stats").json()["upstreams"]["api_particulier"]
     assert "429" not in stats["statuses"]
-    assert sorted(stats["credentials"].values()) == [40, 40]  # two tokens, 40 each
+    assert sorted(stats["credentials"].values()) == [80, 80]  # two tokens, 80 each
 
 
 def test_the_benchmark_setting_lifts_the_demo_quotas(

@@ -23,6 +23,7 @@ class ParticulierCredential:
 class DgfipCredential:
     client_id: str  # public
     client_secret: Secret = field(repr=False)
+    scopes: tuple[str, ...] = ()  # asked for with each token (empty: the routes')
 
 
 @dataclass(frozen=True)

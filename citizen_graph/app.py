@@ -103,9 +103,7 @@ def create_app(settings: Settings) -> Starlette:
                 audit=audit,
                 metrics=Metrics(),
                 subjects=SubjectReader(ids),
-                admission=Admission(
-                    connectors.capacity, effective.server.request_deadline_s
-                ),
+                admission=Admission(connectors, effective.server.request_deadline_s),
                 quotas=QuotaBook(),
             )
             graphql.endpoint = http_stage(services)

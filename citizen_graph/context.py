@@ -4,6 +4,7 @@ for, for the audit), fresh loaders, the id codec, the limits, the audit log."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class Context:
     audit: AuditLog
     admission: Admission
     quotas: QuotaBook
+    keys: Mapping[str, str]  # per upstream, the citizen key it looks people up by
     response: Any  # Strawberry's sub-response: the stage may set its status and headers
     decision: Decision | None = None  # taken before execution (auth.enforcement)
     today: datetime.date = field(default_factory=datetime.date.today)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +28,12 @@ class UpstreamCall:
 
 
 @dataclass
+class Reservation:
+    remaining: int
+    release: Callable[[int], None]
+
+
+@dataclass
 class RequestScope:
     deadline: float  # monotonic time after which no upstream call may run
     calls: list[UpstreamCall] = field(default_factory=list)
@@ -38,6 +44,9 @@ class RequestScope:
     )
     # The request has its audit record (access or refusal): nothing records it twice.
     audited: bool = False
+    # Upstream calls admission set aside for it, per bucket: released as they start, and
+    # what is left when the request ends (cache hits, failures).
+    reservations: dict[Hashable, Reservation] = field(default_factory=dict)
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -64,6 +73,9 @@ def open_scope(
         yield scope
     finally:
         _current.reset(token)
+        for reservation in scope.reservations.values():
+            if reservation.remaining:
+                reservation.release(reservation.remaining)
 
 
 def current_scope() -> RequestScope | None:
@@ -98,3 +110,28 @@ def time_left(default: float) -> float:
     a call may queue for a connection or a rate slot."""
     scope = _current.get()
     return default if scope is None else scope.remaining_s()
+
+
+def reserve(bucket: Hashable, calls: int, release: Callable[[int], None]) -> None:
+    """Set `calls` aside in `bucket` for this request; `release` gives back what it did
+    not start. Outside a request, given back at once."""
+    scope = _current.get()
+    if scope is None:
+        release(calls)
+        return
+    held = scope.reservations.get(bucket)
+    if held is None:
+        scope.reservations[bucket] = Reservation(calls, release)
+    else:
+        held.remaining += calls
+
+
+def start_reserved(bucket: Hashable) -> bool:
+    """A call of this request starts in `bucket`: True when it used one of its
+    reserved calls (which the caller then releases from the bucket)."""
+    scope = _current.get()
+    held = scope.reservations.get(bucket) if scope is not None else None
+    if held is None or held.remaining <= 0:
+        return False
+    held.remaining -= 1
+    return True

@@ -28,7 +28,7 @@ from citizen_graph.auth.credentials import (
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import QuotaBook
 from citizen_graph.cache import UpstreamCache
-from citizen_graph.connectors import Connectors
+from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.resolvers.loaders import Loaders
@@ -117,6 +117,7 @@ class GraphQLView(GraphQL[Context, None]):
             audit=services.audit,
             admission=services.admission,
             quotas=services.quotas,
+            keys=CITIZEN_KEYS,
             response=response,
         )
         request.scope["citizen_graph.context"] = context

@@ -3,11 +3,15 @@ wrong and never printing a secret; `schema --role R --client C` shows the inters
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from citizen_graph.cli import main
+
+# Read by `{ env = "CG_TEST_SECOND_SECRET" }` references.
+os.environ.setdefault("CG_TEST_SECOND_SECRET", "a-second-secret")
 
 SECRET = "a-dgfip-secret-never-printed"
 TOKEN = "an-api-particulier-token-never-printed"
@@ -62,6 +66,16 @@ def test_a_valid_file_is_described_without_its_secrets(
     assert TOKEN not in out
 
 
+SHARED_CLIENT = """
+  [[clients.habilitations]]
+  id = "ccas-etudiants"
+  procedure = "Aide aux étudiants"
+  roles = ["student_aid"]
+  [clients.habilitations.dgfip]
+  client_id = "ccas"
+  client_secret = { env = "CG_TEST_SECOND_SECRET" }
+  scopes = ["RessourceIRDerniere2"]
+"""
 SECOND = """
   [[clients.habilitations]]
   id = "ccas-bis"
@@ -76,6 +90,13 @@ SECOND = """
         ({"habilitation": SECOND}, "role 'social_services' is served by two"),
         ({"roles": '["student_aid"]'}, "serves role 'social_services'"),
         ({"roles": '["mayor", "social_services"]'}, "unknown role 'mayor'"),
+        (
+            {
+                "habilitation": SHARED_CLIENT,
+                "roles": '["social_services", "student_aid"]',
+            },
+            "share one DGFiP client_id",
+        ),
     ],
 )
 def test_an_invalid_file_names_what_is_wrong_and_exits_1(
@@ -98,6 +119,27 @@ def test_an_invalid_file_names_what_is_wrong_and_exits_1(
         ('{ file = "TMP/dgfip" }', '{ env = "CG_TEST_UNSET_VARIABLE" }', "not set"),
         ('{ file = "TMP/dgfip" }', '{ file = "TMP/missing" }', "cannot be read"),
         ('"cnaf_quotient_familial"', '"cnaf_everything"', "unknown api_particulier"),
+        (
+            'client_id = "ccas"',
+            "client_id = 12",
+            "client_id must be a non-empty string",
+        ),
+        ('id = "ccas-aide-sociale"', "id = 42", "id must be a non-empty string"),
+        (
+            'roles = ["social_services"]\n',
+            'roles = ["social_services", "social_services"]\n',
+            "lists a role twice",
+        ),
+        (
+            'roles = ["social_services", "student_aid"]',
+            'roles = ["social_services", "student_aid"]\nquota = { citizens = 0.5 }',
+            "positive whole number",
+        ),
+        (
+            'roles = ["social_services", "student_aid"]',
+            'roles = ["social_services", "student_aid"]\nquota = { window_s = inf }',
+            "window_s must be",
+        ),
     ],
 )
 def test_secrets_and_scopes_are_checked(
@@ -132,3 +174,14 @@ def test_schema_for_a_client_shows_what_its_habilitation_covers(
     assert "children:" in full
     assert "children:" not in partial
     assert "value:" in partial
+
+
+def test_a_secret_file_that_is_not_text_is_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = clients_file(tmp_path)
+    (tmp_path / "dgfip").write_bytes(b"\xff\xfe\x00")
+    code, out = run(capsys, "clients", "check", str(path))
+    assert code == 1
+    assert "cannot be read" in out
+    assert "Traceback" not in out

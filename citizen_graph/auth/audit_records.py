@@ -104,6 +104,7 @@ def refusal_record(
     hasher: SubjectHasher,
     duration_ms: float,
     purpose_given: bool = False,
+    habilitation: str | None = None,
 ) -> dict[str, Any]:
     """One record for a request refused before execution: who, and why; never what it asked.
 
@@ -118,6 +119,7 @@ def refusal_record(
         "role": role,
         "purpose": purpose,
         "purpose_given": purpose_given or purpose is not None,
+        "habilitation": habilitation,
         "operation": _operation(operation),
         "citizens": [_subject(hasher, key) for key in dict.fromkeys(subjects)],
         "fields_permitted": [],

@@ -37,6 +37,7 @@ from citizen_graph.access import Access
 from citizen_graph.auth.habilitations import (
     Habilitation,
     HabilitationError,
+    check_distinct_credentials,
     parse_habilitations,
 )
 from citizen_graph.auth.quotas import Quota
@@ -53,6 +54,7 @@ SIRET = re.compile(r"[0-9]{14}")
 REQUIRED_KEYS = {"id", "key_sha256", "recipient", "roles"}
 OPTIONAL_KEYS = {"purposes", "habilitations", "quota"}
 QUOTA_KEYS = {"citizens", "requests", "window_s"}
+MAX_QUOTA_WINDOW_S = 86_400
 
 # Digits with separators between them: "3000000000011", "30 00 00 00 00 011", "30.00-00".
 DIGIT_RUN = re.compile(r"\d+(?:[\s._/-]+\d+)*")
@@ -233,6 +235,10 @@ def load_clients(path: Path, env: Mapping[str, str]) -> list[Client]:
     twice = {n for n in names if names.count(n) > 1}
     if twice:
         raise ClientsError(f"habilitation id {sorted(twice)[0]!r} is listed twice")
+    try:
+        check_distinct_credentials(h for c in clients for h in c.habilitations)
+    except HabilitationError as error:
+        raise ClientsError(str(error)) from None
     return clients
 
 
@@ -276,16 +282,23 @@ def _quota(value: Any, where: str) -> Quota | None:
         return None
     if not isinstance(value, dict) or not value or set(value) - QUOTA_KEYS:
         raise ClientsError(f"{where}: quota takes citizens, requests and window_s")
-    numbers = {k: v for k, v in value.items()}
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-        for v in numbers.values()
+    for key in ("citizens", "requests"):
+        count = value.get(key, 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ClientsError(f"{where}: quota.{key} must be a positive whole number")
+    window = value.get("window_s", 60.0)
+    if (
+        not isinstance(window, int | float)
+        or isinstance(window, bool)
+        or not 0 < window <= MAX_QUOTA_WINDOW_S
     ):
-        raise ClientsError(f"{where}: quota values must be positive numbers")
+        raise ClientsError(
+            f"{where}: quota.window_s must be a number of seconds in 0..86400"
+        )
     return Quota(
-        citizens=int(numbers.get("citizens", 0)),
-        requests=int(numbers.get("requests", 0)),
-        window_s=float(numbers.get("window_s", 60.0)),
+        citizens=int(value.get("citizens", 0)),
+        requests=int(value.get("requests", 0)),
+        window_s=float(window),
     )
 
 

@@ -44,6 +44,7 @@ from graphql.execution.values import (
     get_variable_values,
 )
 
+from citizen_graph.auth.habilitations import ARGUMENT_GATES
 from citizen_graph.auth.policy import UPSTREAM, Policy
 from citizen_graph.records import CitizenKey
 
@@ -140,6 +141,9 @@ class _Walker:
         uncovered: frozenset[str] = frozenset(),
     ) -> None:
         self.uncovered = uncovered
+        # The argument-gated coordinates of the scope table (`Type.field(arg)`).
+        self.gates = ARGUMENT_GATES
+        self.uncovered_denials = 0
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
@@ -175,12 +179,13 @@ class _Walker:
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)
                 continue
-            if coordinate in self.uncovered:
+            definition = parent.fields[name]
+            if self._uncovered(coordinate, definition, node):
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)
                 decision.uncovered.add(coordinate)
+                self.uncovered_denials += 1
                 continue
-            definition = parent.fields[name]
             named = get_named_type(definition.type)
             merged = _merged(nodes)
             upstream = _upstream(definition)
@@ -191,6 +196,7 @@ class _Walker:
                 continue
             below_citizens = self._asked(definition, node) if not path else citizens
             denied_before = len(decision.denied)
+            uncovered_before = self.uncovered_denials
             below = any(
                 [  # a list, not a generator: every member type gets its verdicts
                     self.walk(member, merged, here, below_citizens)
@@ -208,7 +214,39 @@ class _Walker:
                 decision.hollow.add(here)
             elif parent.name in self.policy.governed and not nothing_denied:
                 decision.forbidden[here] = coordinate
+                if self.uncovered_denials > uncovered_before and not self._role_denied(
+                    merged, named
+                ):
+                    decision.uncovered.add(coordinate)  # the scopes, not the role
         return readable
+
+    def _uncovered(
+        self, coordinate: str, definition: GraphQLField, node: FieldNode
+    ) -> bool:
+        """Outside the habilitation's scopes. A field whose upstream route depends on an
+        argument (`taxNotice(incomeYear:)`) is gated as `Type.field(argument)` when that
+        argument is given."""
+        if not self.uncovered:
+            return False
+        gated = [a for a in definition.args if f"{coordinate}({a})" in self.gates]
+        if gated:
+            given = get_argument_values(definition, node, self.variables)
+            for argument in gated:
+                out_name = definition.args[argument].out_name or argument
+                if given.get(out_name) is not None:
+                    return f"{coordinate}({argument})" in self.uncovered
+        return coordinate in self.uncovered
+
+    def _role_denied(self, merged: SelectionSetNode, named: Any) -> bool:
+        """Whether the role itself refuses some field selected below (for the message)."""
+        for member in self._object_types(named):
+            for _, node in self._fields(member, merged):
+                field_name = node.name.value
+                if not field_name.startswith("__") and not self.policy.may_read(
+                    self.decision.role, member.name, field_name
+                ):
+                    return True
+        return False
 
     def _fetched(self, upstream: str | None, citizens: int) -> None:
         if upstream is not None:

@@ -17,6 +17,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from citizen_graph.auth.decision import Decision, decide
+from citizen_graph.auth.quotas import looked_up
 from citizen_graph.errors import (
     BadUserInput,
     CitizenGraphError,
@@ -97,9 +98,10 @@ class Admit(SchemaExtension):
                     decision.calls, decision.citizens, caller.access
                 )
                 if caller.quota is not None:
-                    context.quotas.admit(
-                        caller.client_id, caller.quota, decision.subjects
+                    citizens = looked_up(
+                        decision.subjects, decision.calls, context.keys
                     )
+                    context.quotas.admit(caller.client_id, caller.quota, citizens)
             except RateLimited as refusal:
                 decision.refused = True
                 execution.result = GraphQLExecutionResult(

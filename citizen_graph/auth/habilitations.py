@@ -54,7 +54,8 @@ SCOPE_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "Citizen.taxNotice",
             "Citizen.address",
         ),
-        "RessourceIR": (),
+        # `Type.field(argument)`: the field when that argument is given (another route).
+        "RessourceIR": ("Citizen.taxNotice(incomeYear)",),
     },
     "api_particulier": {
         "cnaf_quotient_familial": (
@@ -81,6 +82,14 @@ SCOPE_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
     },
 }
+# Coordinates gated only when an argument is given: the decision checks them instead.
+ARGUMENT_GATES = frozenset(
+    coordinate
+    for table in SCOPE_FIELDS.values()
+    for coordinates in table.values()
+    for coordinate in coordinates
+    if coordinate.endswith(")")
+)
 HABILITATION_KEYS = {"id", "procedure", "roles", "api_particulier", "dgfip"}
 UPSTREAM_KEYS: Mapping[str, frozenset[str]] = {
     "api_particulier": frozenset({"token", "scopes"}),
@@ -137,8 +146,11 @@ def habilitation(
         particulier = ParticulierCredential(Secret(token), _token_id(token))
     if dgfip is not None:
         client_id, secret, declared = dgfip
-        scopes["dgfip"] = frozenset(declared)
-        dgfip_credential = DgfipCredential(client_id, Secret(secret))
+        declared = frozenset(declared)
+        scopes["dgfip"] = declared
+        dgfip_credential = DgfipCredential(
+            client_id, Secret(secret), tuple(sorted(declared))
+        )
     access = Access(habilitation_id, recipient, particulier, dgfip_credential)
     return Habilitation(
         habilitation_id, procedure, tuple(roles), access, scopes, uncovered(scopes)
@@ -180,6 +192,26 @@ def parse_habilitations(
     return found
 
 
+def check_distinct_credentials(habilitations: Iterable[Habilitation]) -> None:
+    """Two habilitations never share a credential: a credential is one grant (its rate,
+    its journal at the State); one habilitation may serve several roles instead."""
+    owners: dict[tuple[str, str], str] = {}
+    for item in habilitations:
+        access = item.access
+        held = []
+        if access.api_particulier is not None:
+            held.append(("API Particulier token", str(access.api_particulier.token)))
+        if access.dgfip is not None:
+            held.append(("DGFiP client_id", access.dgfip.client_id))
+        for kind, value in held:
+            other = owners.setdefault((kind, value), item.habilitation_id)
+            if other != item.habilitation_id:
+                raise HabilitationError(
+                    f"habilitations {other!r} and {item.habilitation_id!r} share one "
+                    f"{kind}: declare one habilitation serving both roles"
+                )
+
+
 def _parse(
     entry: Any, n: int, where: str, recipient: str, env: Mapping[str, str]
 ) -> Habilitation:
@@ -187,7 +219,12 @@ def _parse(
         raise HabilitationError(
             f"{where}: habilitation #{n} needs id, procedure and roles"
         )
-    name = f"habilitation {str(entry['id'])!r}"
+    for key in ("id", "procedure"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise HabilitationError(
+                f"{where}: habilitation #{n}: {key} must be a non-empty string"
+            )
+    name = f"habilitation {entry['id']!r}"
     unknown = set(entry) - HABILITATION_KEYS
     if unknown:
         raise HabilitationError(f"{name}: unknown key {sorted(unknown)[0]!r}")
@@ -198,6 +235,8 @@ def _parse(
         or not all(isinstance(r, str) for r in roles)
     ):
         raise HabilitationError(f"{name}: roles must be a non-empty list of role names")
+    if len(set(roles)) != len(roles):
+        raise HabilitationError(f"{name}: lists a role twice")
     particulier = dgfip = None
     if "api_particulier" in entry:
         section = _section(entry["api_particulier"], "api_particulier", name)
@@ -209,7 +248,12 @@ def _parse(
         section = _section(entry["dgfip"], "dgfip", name)
         secret = _secret(section["client_secret"], f"{name}: dgfip.client_secret", env)
         scopes = _scopes(section["scopes"], "dgfip", name)
-        dgfip = (str(section["client_id"]), secret, scopes)
+        client_id = section["client_id"]
+        if not isinstance(client_id, str) or not client_id.strip():
+            raise HabilitationError(
+                f"{name}: dgfip.client_id must be a non-empty string"
+            )
+        dgfip = (client_id.strip(), secret, scopes)
     return habilitation(
         recipient,
         str(entry["id"]),
@@ -253,7 +297,7 @@ def _secret(reference: Any, key: str, env: Mapping[str, str]) -> str:
     if isinstance(reference, dict) and set(reference) == {"file"}:
         try:
             value = Path(str(reference["file"])).read_text(encoding="utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             raise HabilitationError(
                 f"{key}: the secret file {reference['file']!r} cannot be read"
             ) from None

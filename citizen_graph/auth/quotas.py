@@ -1,8 +1,12 @@
 """Quotas per client: requests and distinct citizens per sliding window, counted before any
 upstream call (the enumeration guard of a citizen-lookup API, reliability.md §6).
 
-A request is counted once it passes; a refused one consumes nothing. A citizen asked again
-within the window counts once. State is per process and bounded by the quotas themselves.
+A request is counted once it passes; a refused one consumes nothing. What is counted is
+each identifier an upstream will be asked about (`looked_up`): a fiscal number for DGFiP, a
+pivot identity for API Particulier; a citizen asked again within the window counts once, a
+request that fetches nothing counts no citizen, and a key giving a fiscal number and an
+identity counts both when both are used (nothing proves, before the calls, that they name
+the same person). State is per process and bounded by the quotas themselves.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from citizen_graph.errors import RateLimited
 
@@ -23,6 +28,21 @@ class Quota:
     citizens: int = 0  # distinct citizens per window; 0 = no limit
     requests: int = 0  # requests per window; 0 = no limit
     window_s: float = 60.0
+
+
+def looked_up(
+    subjects: Iterable[Any], calls: Mapping[str, int], keys: Mapping[str, str]
+) -> list[Hashable]:
+    """The identifiers the upstreams with `calls` will be asked about; `keys`: per
+    upstream, the attribute of a citizen's key it looks people up by."""
+    attributes = [keys[source] for source in calls if keys.get(source)]
+    found: list[Hashable] = []
+    for subject in subjects:
+        for attribute in attributes:
+            value = getattr(subject, attribute, None)
+            if value is not None:
+                found.append((attribute, value))
+    return found
 
 
 class QuotaBook:
@@ -52,6 +72,7 @@ class QuotaBook:
                 f"This client's quota of {quota.citizens} distinct citizens per "
                 f"{quota.window_s:g} s would be exceeded.",
                 retry_after_s=_citizens_wait(seen, len(new), quota, now),
+                max_citizens=quota.citizens if len(new) > quota.citizens else None,
             )
         requests.append(now)
         for subject in dict.fromkeys(subjects):

@@ -58,6 +58,7 @@ async def record_refusal(
                 subjects=subjects,
                 hasher=audit.hasher,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
+                habilitation=(caller.access.habilitation or None) if caller else None,
             )
         )
         if scope is not None:

@@ -27,6 +27,7 @@ from citizen_graph.errors import UpstreamUnavailable
 from citizen_graph.settings import Settings
 
 __all__ = [
+    "CITIZEN_KEYS",
     "UPSTREAMS",
     "ApiParticulierConnector",
     "BanConnector",
@@ -47,6 +48,10 @@ UPSTREAMS: tuple[Upstream, ...] = (
 )
 
 
+# Per upstream, the attribute of a citizen's key it looks people up by (quotas count it).
+CITIZEN_KEYS = {u.name: u.citizen_key for u in UPSTREAMS if u.citizen_key}
+
+
 def operations() -> tuple[Operation, ...]:
     """Every upstream's operations, as the cross-request cache keeps them."""
     return tuple(op for upstream in UPSTREAMS for op in upstream.operations)
@@ -64,19 +69,30 @@ class Connectors:
         return {client.source: client.breaker.state for client in self.clients}
 
     def capacity(self, source: str, access: Access, within_s: float) -> int | None:
-        """Calls to `source` that `access`'s own bucket lets start within `within_s`
-        (None: no per-credential limit, or one batched call per request)."""
-        upstream = next(u for u in UPSTREAMS if u.name == source)
+        """Calls to `source` with `access`'s credential that can be answered within
+        `within_s` (None: one batched call per request, whatever the citizens)."""
+        upstream = _registered(source)
         if upstream.batched:
             return None
         client: UpstreamClient = getattr(self, source).client
-        return client.limiter(upstream.credential(access)).capacity(within_s)
+        return client.capacity(upstream.credential(access), within_s)
+
+    def reserve(self, source: str, access: Access, calls: int) -> None:
+        """Set `calls` aside for the current request in `access`'s bucket."""
+        upstream = _registered(source)
+        if not upstream.batched:
+            client: UpstreamClient = getattr(self, source).client
+            client.reserve(upstream.credential(access), calls)
 
     def open_client_circuits(self) -> dict[str, int]:
         """Per upstream, how many clients have their own circuit open (or half-open)."""
         return {
             client.source: client.circuits.open_clients() for client in self.clients
         }
+
+
+def _registered(source: str) -> Upstream:
+    return next(u for u in UPSTREAMS if u.name == source)
 
 
 @asynccontextmanager

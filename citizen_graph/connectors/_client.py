@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,11 @@ from citizen_graph.settings import Settings, UpstreamSettings
 logger = logging.getLogger("citizen_graph.upstream")
 
 RETRYABLE_STATUSES = frozenset({502, 503})
+# Admission's estimate of an answer's time: pessimistic (1.5 times the recent mean, plus a
+# margin), from a prior (API Particulier's p50 is about 0.3 s) until answers come.
+LATENCY_PRIOR_S = 0.3
+LATENCY_WEIGHT = 0.2  # of each new answer in the moving average
+FINISH_MARGIN_S = 0.25  # admitted calls are answered this long before the deadline
 MIN_RETRY_WINDOW_S = 0.5  # a retry with less time left than this cannot help
 
 # Tells an upstream's error about the one person asked for (a provider error for that identity)
@@ -109,6 +115,9 @@ class UpstreamClient:
         # One limiter per credential (API Particulier: 20 calls/s per token; BAN: one for
         # the gateway's IP); without a configured rate it still honours Retry-After (429).
         self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._latency_s = LATENCY_PRIOR_S  # moving average of answered calls
+        self._underway = 0  # calls between their rate slot and their answer
+        self._reserved = 0  # calls admitted, not started (every credential)
         self._subject_error = subject_error
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)
@@ -128,6 +137,32 @@ class UpstreamClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def capacity(self, credential: str, within_s: float) -> int:
+        """How many more calls of `credential` can be answered within `within_s`: the
+        credential's rate (its bucket) and the connection slots shared by all, at the
+        pessimistic estimate of an answer's time; calls under way or reserved first."""
+        latency = min(1.5 * self._latency_s + 0.1, self.config.read_timeout_s)
+        finish = within_s - FINISH_MARGIN_S
+        if finish <= latency:
+            return 0
+        rounds = math.floor(finish / latency)
+        pooled = self.config.max_connections * rounds - self._underway - self._reserved
+        rate = self.limiter(credential).capacity(finish - latency)
+        return max(0, pooled if rate is None else min(pooled, rate))
+
+    def reserve(self, credential: str, calls: int) -> None:
+        """Set `calls` aside for the current request (released as they start, or when
+        the request ends)."""
+        self._reserved += calls
+        self.limiter(credential).reserve(calls)
+        request_scope.reserve(
+            (id(self), credential), calls, lambda left: self._release(credential, left)
+        )
+
+    def _release(self, credential: str, calls: int) -> None:
+        self._reserved = max(0, self._reserved - calls)
+        self.limiter(credential).release(calls)
 
     def limiter(self, credential: str = "") -> SlidingWindowLimiter:
         """The rate-limit bucket of one credential (created on its first call)."""
@@ -220,6 +255,21 @@ class UpstreamClient:
         # Both waits are bounded by the request's deadline (admission let in only what
         # fits it); the read timeout bounds the exchange itself.
         limiter = self.limiter(call.credential)
+        if request_scope.start_reserved((id(self), call.credential)):
+            self._release(call.credential, 1)  # from reserved to under way
+        self._underway += 1
+        try:
+            return await self._throttled(call, request, admission, limiter)
+        finally:
+            self._underway -= 1
+
+    async def _throttled(
+        self,
+        call: _Call,
+        request: httpx.Request,
+        admission: Admission,
+        limiter: SlidingWindowLimiter,
+    ) -> httpx.Response | None:
         await self._throttle(
             limiter, request_scope.time_left(self.config.read_timeout_s)
         )
@@ -289,6 +339,8 @@ class UpstreamClient:
         limiter: SlidingWindowLimiter,
     ) -> None:
         status = response.status_code
+        answered_s = time.monotonic() - started
+        self._latency_s += LATENCY_WEIGHT * (answered_s - self._latency_s)
         if status == 429:
             # Counts for no circuit: a 429 says the gateway's shared quota (one token or
             # one IP for all clients) is spent, not that the upstream fails. Counted for

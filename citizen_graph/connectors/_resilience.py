@@ -253,10 +253,17 @@ class SlidingWindowLimiter:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self._waiting = 0  # calls queued for a slot
+        self._reserved = 0  # calls admitted (auth/admission.py) that have not started
+
+    def reserve(self, calls: int) -> None:
+        self._reserved += calls
+
+    def release(self, calls: int) -> None:
+        self._reserved = max(0, self._reserved - calls)
 
     def capacity(self, within_s: float) -> int | None:
-        """How many more calls could start within `within_s` from now, the queued ones
-        served first; None without a rate (only pauses)."""
+        """How many more calls could start within `within_s` from now, the queued and the
+        reserved ones served first; None without a rate (only pauses)."""
         if self._max_calls is None:
             return None
         now = self._clock()
@@ -267,7 +274,7 @@ class SlidingWindowLimiter:
         recent = sum(1 for sent in self._sent if sent > now - self._span)
         at_once = max(0, (self._burst or self._max_calls) - recent)
         sustained = math.floor(usable * self._max_calls / self._span)
-        return max(0, at_once + sustained - self._waiting)
+        return max(0, at_once + sustained - self._waiting - self._reserved)
 
     def pause(self, seconds: float) -> None:
         """Honour an upstream's Retry-After: no call at all before it has passed."""

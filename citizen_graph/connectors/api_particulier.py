@@ -234,4 +234,5 @@ UPSTREAM = Upstream(
     credential=lambda access: (
         access.api_particulier.token_id if access.api_particulier else ""
     ),
+    citizen_key="identity",
 )

@@ -49,13 +49,19 @@ FAMILY_SITUATIONS = {
 class ClientCredentials(httpx.Auth):
     """OAuth2 client-credentials flow with a cached token, renewed once on a 401."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: tuple[str, ...] = (),
+    ) -> None:
         self._token_url = token_url
         self._form = {
             "grant_type": "client_credentials",
             "client_id": client_id,
             "client_secret": client_secret,
-            "scope": " ".join(SCOPES),
+            "scope": " ".join(scopes or SCOPES),
         }
         self._token: str | None = None
         self._expires_at = 0.0
@@ -112,7 +118,8 @@ class DgfipConnector:
         self._client = client
         self._teleservice_id = teleservice_id
         self._token_url = client.config.base_url.rstrip("/") + "/token"
-        # One token cache per OAuth client (each habilitation has its own client).
+        # One token cache per habilitation's OAuth client (never shared by client id
+        # alone: two habilitations naming one client id keep their own secrets).
         self._flows: dict[str, ClientCredentials] = {}
 
     async def tax_history(self, fiscal_number: str, access: Access) -> TaxHistory:
@@ -139,13 +146,18 @@ class DgfipConnector:
         )
         return _situation(await self._get("tax_situation", path, access), income_year)
 
-    def _flow(self, credential: DgfipCredential) -> ClientCredentials:
-        flow = self._flows.get(credential.client_id)
+    def _flow(
+        self, habilitation: str, credential: DgfipCredential
+    ) -> ClientCredentials:
+        flow = self._flows.get(habilitation)
         if flow is None:
             flow = ClientCredentials(
-                self._token_url, credential.client_id, str(credential.client_secret)
+                self._token_url,
+                credential.client_id,
+                str(credential.client_secret),
+                credential.scopes,
             )
-            self._flows[credential.client_id] = flow
+            self._flows[habilitation] = flow
         return flow
 
     async def _get(self, operation: str, path: str, access: Access) -> Any:
@@ -164,7 +176,7 @@ class DgfipConnector:
             headers=headers,
             credential=credential.client_id,
             habilitation=access.habilitation,
-            auth=self._flow(credential),
+            auth=self._flow(access.habilitation, credential),
         )
         if response.status_code == 200:
             return json_body(response, SOURCE)
@@ -284,4 +296,5 @@ UPSTREAM = Upstream(
     connect=connect,
     sandbox_path="/dgfip",
     credential=lambda access: access.dgfip.client_id if access.dgfip else "",
+    citizen_key="fiscal_number",
 )

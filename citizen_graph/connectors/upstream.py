@@ -43,6 +43,8 @@ class Upstream:
     # The public id of the credential a habilitation uses here (its rate-limit bucket).
     credential: Callable[[Access], str] = lambda access: ""
     batched: bool = False  # one call per request whatever the citizens (BAN's CSV)
+    # The citizen key it looks a person up by ("fiscal_number", "identity"; "": none).
+    citizen_key: str = ""
 
     def settings(self, settings: Settings) -> UpstreamSettings:
         section: UpstreamSettings = getattr(settings, self.name)

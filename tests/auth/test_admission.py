@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from citizen_graph import request_scope
 from citizen_graph.access import Access
 from citizen_graph.auth.admission import Admission
 from citizen_graph.connectors._resilience import SlidingWindowLimiter
@@ -42,18 +43,28 @@ def test_without_a_rate_there_is_no_capacity_to_count() -> None:
     assert SlidingWindowLimiter(None).capacity(5.0) is None
 
 
-def capacity_of(bucket: SlidingWindowLimiter) -> Admission:
-    return Admission(lambda source, access, within: bucket.capacity(within), 8.0)
+class OneBucket:
+    """Admission's view of one upstream limited by one bucket (as Connectors give it)."""
+
+    def __init__(self, bucket: SlidingWindowLimiter) -> None:
+        self.bucket = bucket
+
+    def capacity(self, source: str, access: Access, within_s: float) -> int | None:
+        return self.bucket.capacity(within_s - 1.5)
+
+    def reserve(self, source: str, access: Access, calls: int) -> None:
+        self.bucket.reserve(calls)
+        request_scope.reserve("bucket", calls, self.bucket.release)
 
 
 def test_a_request_that_fits_is_admitted() -> None:
-    admission = capacity_of(limiter(FakeClock()))
+    admission = Admission(OneBucket(limiter(FakeClock())), 8.0)
     admission.check({"api_particulier": 100}, 50, ACCESS)
 
 
 def test_a_request_that_does_not_fit_names_the_largest_batch_that_does() -> None:
     bucket = limiter(FakeClock())
-    admission = capacity_of(bucket)
+    admission = Admission(OneBucket(bucket), 8.0)
     with pytest.raises(RateLimited) as refused:
         admission.check({"api_particulier": 200}, 100, ACCESS)
     fits = refused.value.max_citizens
@@ -62,8 +73,24 @@ def test_a_request_that_does_not_fit_names_the_largest_batch_that_does() -> None
     admission.check({"api_particulier": 2 * fits}, fits, ACCESS)  # and it does fit
 
 
+def test_admitted_calls_are_reserved_until_the_request_ends() -> None:
+    bucket = limiter(FakeClock())
+    admission = Admission(OneBucket(bucket), 8.0)
+    with request_scope.open_scope(8.0):
+        admission.check({"api_particulier": 100}, 100, ACCESS)
+        # A concurrent request of the same habilitation sees what is left.
+        with pytest.raises(RateLimited) as refused:
+            admission.check({"api_particulier": 100}, 100, ACCESS)
+        assert refused.value.max_citizens == bucket.capacity(6.5)
+    assert bucket.capacity(6.5) == 113  # released when the first request ended
+
+
 def test_upstreams_without_a_per_credential_limit_are_not_counted() -> None:
-    admission = Admission(lambda source, access, within: None, 8.0)
+    class Unlimited(OneBucket):
+        def capacity(self, source: str, access: Access, within_s: float) -> None:
+            return None
+
+    admission = Admission(Unlimited(limiter(FakeClock())), 8.0)
     admission.check({"dgfip": 10_000, "ban": 100}, 100, ACCESS)
 
 

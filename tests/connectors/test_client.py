@@ -278,3 +278,28 @@ async def test_upstream_failure_logs_carry_no_url_or_fiscal_number(
     for line in lines:
         for forbidden in (ALICE, "127.0.0.1", "/spi/", "impotparticulier", "http://"):
             assert forbidden not in line, line
+
+
+async def test_capacity_counts_the_connection_slots_at_the_answers_time(
+    open_client: OpenClient,
+) -> None:
+    client = open_client("api_particulier", rate_limit_per_s=20, max_connections=20)
+    fast = client.capacity("token", 8.0)
+    client._latency_s = 2.5  # answers take 2.5 s (3.85 s, pessimistically)
+    slow = client.capacity("token", 8.0)
+    assert slow == 20 * 2  # 3.85 s per answer: two rounds of the 20 slots in 7.75 s
+    assert fast > slow
+
+
+async def test_reserved_calls_are_released_as_they_start_or_when_the_request_ends(
+    open_client: OpenClient,
+) -> None:
+    client = open_client("api_particulier", rate_limit_per_s=20)
+    free = client.capacity("token", 8.0)
+    with request_scope.open_scope(8.0):
+        client.reserve("token", 10)
+        assert client.capacity("token", 8.0) == free - 10
+        assert request_scope.start_reserved((id(client), "token"))
+        client._release("token", 1)
+        assert client.capacity("token", 8.0) == free - 9
+    assert client.capacity("token", 8.0) == free

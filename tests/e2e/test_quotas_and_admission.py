@@ -113,3 +113,59 @@ def test_the_benchmark_setting_lifts_the_demo_quotas(
         status = gateway.post(ADDRESSES, keys, key=SMALL).status_code
         assert status == (200 if start == 0 else 429)
     assert gateway.post(MANY_CITIZENS, {"keys": keys_of(citizens)}).status_code == 200
+
+
+def test_concurrent_requests_of_one_habilitation_cannot_together_overrun_it(
+    gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    citizens = catalogue(sandbox, 200, known_by="cnaf")
+    batches = [citizens[:100], citizens[100:]]  # 100 calls each: both do not fit
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda batch: gateway.post(QUOTIENTS, {"keys": keys_of(batch)}), batches
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200, 429]
+    [served] = [a for a in answers if a.status_code == 200]
+    codes = {e["extensions"]["code"] for e in served.json().get("errors", [])}
+    assert codes <= {"NOT_FOUND"}  # served whole: the other one was refused up front
+    assert upstream_calls(sandbox, "api_particulier") == 100
+
+
+def test_a_slow_upstream_narrows_what_fits_and_the_named_batch_still_fits(
+    gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    citizens = catalogue(sandbox, 120, known_by="cnaf")
+    sandbox.put("/_sandbox/faults/api_particulier", json={"latency_ms": 2500})
+    # Ten answers teach the gateway how long an answer now takes.
+    warm = gateway.post(QUOTIENTS, {"keys": keys_of(citizens[:10])})
+    assert warm.status_code == 200
+    refused = gateway.post(AID, {"keys": keys_of(citizens[10:110])})
+    assert refused.status_code == 429
+    fits = refused.json()["errors"][0]["extensions"]["maxCitizens"]
+    assert 0 < fits < 50
+    served = gateway.post(AID, {"keys": keys_of(citizens[10 : 10 + fits])})
+    assert served.status_code == 200
+    codes = {e["extensions"]["code"] for e in served.json().get("errors", [])}
+    assert codes <= {"NOT_FOUND"}
+
+
+def test_one_persons_fiscal_number_with_anothers_identity_counts_twice(
+    start_gateway: object, sandbox: httpx.Client
+) -> None:
+    gateway = start_gateway(sandbox={"demo_quota": 2})  # type: ignore[operator]
+    first, second = catalogue(sandbox, 2, known_by="cnaf")
+    mixed = [{"fiscalNumber": first["fiscalNumber"], "identity": second["identity"]}]
+    query = """query($keys: [CitizenKeyInput!]!) {
+      citizens(keys: $keys) { identity { birthName } familyQuotient { value } } }"""
+    assert (
+        gateway.post(query, {"keys": mixed}, key="demo-family-portal").status_code
+        == 200
+    )
+    # Two people were looked up: the quota of two is spent.
+    other = [{"fiscalNumber": second["fiscalNumber"]}]
+    assert (
+        gateway.post(query, {"keys": other}, key="demo-family-portal").status_code
+        == 429
+    )

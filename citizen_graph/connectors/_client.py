@@ -41,7 +41,7 @@ RETRYABLE_STATUSES = frozenset({502, 503})
 # margin), from a prior (API Particulier's p50 is about 0.3 s) until answers come.
 LATENCY_PRIOR_S = 0.3
 LATENCY_WEIGHT = 0.2  # of each new answer in the moving average
-FINISH_MARGIN_S = 0.25  # admitted calls are answered this long before the deadline
+FINISH_MARGIN_S = 0.5  # admitted calls are answered this long before the deadline
 MIN_RETRY_WINDOW_S = 0.5  # a retry with less time left than this cannot help
 
 # Tells an upstream's error about the one person asked for (a provider error for that identity)

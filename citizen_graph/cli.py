@@ -24,6 +24,7 @@ from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
 from citizen_graph.errors import ConfigurationError
 from citizen_graph.schema import CitizenSchema, build_schema
+from citizen_graph.serving import SERVER_OPTIONS
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import configure_logging
 
@@ -135,6 +136,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=settings.server.workers,
         log_config=None,
         timeout_graceful_shutdown=10,
+        **SERVER_OPTIONS,
     )
 
 
@@ -185,6 +187,7 @@ def _sandbox(args: argparse.Namespace) -> None:
         port=args.port,
         log_config=None,
         access_log=False,
+        **SERVER_OPTIONS,
     )
 
 

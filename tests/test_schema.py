@@ -34,3 +34,23 @@ def test_an_unknown_role_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["schema", "--role", "mayor"])
     assert "unknown role 'mayor'" in capsys.readouterr().err
+
+
+def test_errors_that_only_say_someone_is_unknown_are_logged_below_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from graphql import GraphQLError
+
+    from citizen_graph.errors import NotFound, UpstreamUnavailable
+
+    schema = build_schema()
+    not_found = GraphQLError("x", original_error=NotFound("dgfip"))
+    unavailable = GraphQLError("x", original_error=UpstreamUnavailable("dgfip"))
+    with caplog.at_level(logging.INFO, logger="citizen_graph.graphql"):
+        schema.process_errors([not_found, not_found])
+        assert not caplog.records
+        schema.process_errors([not_found, unavailable])
+    [record] = caplog.records
+    assert record.codes == {"NOT_FOUND": 1, "UPSTREAM_UNAVAILABLE": 1}  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from citizen_graph.schema.scalars import SCALAR_OVERRIDES
 from citizen_graph.settings import LimitSettings
 
 logger = logging.getLogger("citizen_graph.graphql")
+EXPECTED_CODES = frozenset({"NOT_FOUND"})
 
 
 class CitizenSchema(strawberry.federation.Schema):
@@ -57,8 +58,12 @@ class CitizenSchema(strawberry.federation.Schema):
         # Strawberry logs every error with a traceback; field errors here are expected
         # outcomes (already in the response), and INTERNAL ones are logged where masked.
         # One line per request, whatever the number of errors (no log flooding).
+        # Only expected answers about the data (NOT_FOUND): DEBUG, so that the JSON
+        # formatter stays off the hot path of a batch full of unknown people.
         codes = Counter(_code(error) for error in errors)
-        logger.info("graphql errors", extra={"codes": dict(codes)})
+        level = logging.DEBUG if set(codes) <= EXPECTED_CODES else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(level, "graphql errors", extra={"codes": dict(codes)})
 
 
 def _code(error: GraphQLError) -> str:

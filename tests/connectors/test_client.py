@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -303,3 +304,26 @@ async def test_reserved_calls_are_released_as_they_start_or_when_the_request_end
         client._release("token", 1)
         assert client.capacity("token", 8.0) == free - 9
     assert client.capacity("token", 8.0) == free
+
+
+async def test_upstream_calls_go_through_aiohttps_pool_not_httpcores(
+    upstream: ScriptedUpstream,
+    open_client: OpenClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpcore
+
+    pooled = 0
+    original = httpcore.AsyncConnectionPool.handle_async_request
+
+    async def counting(self: Any, request: Any) -> Any:
+        nonlocal pooled
+        pooled += 1
+        return await original(self, request)
+
+    monkeypatch.setattr(httpcore.AsyncConnectionPool, "handle_async_request", counting)
+    client = open_client()
+    for _ in range(3):
+        assert await call(client) == 200
+    assert len(upstream.received) == 3
+    assert pooled == 0  # httpcore's pool (a check of every connection per call) unused

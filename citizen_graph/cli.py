@@ -157,9 +157,9 @@ def _prepare_workers(settings: Settings) -> Settings:
         ("API_PARTICULIER", settings.api_particulier.rate_limit_per_s),
         ("BAN", settings.ban.rate_limit_per_s),
     ):
-        os.environ[f"CITIZEN_GRAPH_{section}_RATE_LIMIT_PER_S"] = str(
-            max(1, limit // workers)
-        )
+        # 0 means no limit, and stays so; a limit is split, at least 1 call/s each.
+        share = max(1, limit // workers) if limit else 0
+        os.environ[f"CITIZEN_GRAPH_{section}_RATE_LIMIT_PER_S"] = str(share)
     return settings_from_environment()
 
 

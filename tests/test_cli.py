@@ -199,3 +199,26 @@ def test_audit_verify_exits_1_on_a_truncated_file(
         )
     assert exited.value.code == 1
     assert f"{path}: record 2: the tail was removed" in capsys.readouterr().out
+
+
+def test_workers_split_the_rate_limits_and_keep_no_limit_as_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from citizen_graph.cli import _prepare_workers
+    from citizen_graph.settings import Settings
+
+    for name in ("API_PARTICULIER", "BAN"):  # recorded, so what it sets is undone
+        monkeypatch.setenv(f"CITIZEN_GRAPH_{name}_RATE_LIMIT_PER_S", "1")
+        monkeypatch.delenv(f"CITIZEN_GRAPH_{name}_RATE_LIMIT_PER_S")
+    monkeypatch.setenv("CITIZEN_GRAPH_SANDBOX_ENABLED", "false")
+    settings = Settings()
+    settings = dataclasses.replace(
+        settings,
+        server=dataclasses.replace(settings.server, workers=2),
+        ban=dataclasses.replace(settings.ban, rate_limit_per_s=0),
+    )
+    prepared = _prepare_workers(settings)
+    assert prepared.api_particulier.rate_limit_per_s == 10
+    assert prepared.ban.rate_limit_per_s == 0  # "none" is not turned into 1 call/s

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import fcntl
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from citizen_graph.auth.audit_chain import (
     GENESIS,
@@ -53,6 +54,7 @@ __all__ = [
     "GENESIS",
     "SEAL_FILE_MISSING",
     "AuditConfig",
+    "AuditInUse",
     "AuditLog",
     "AuditTampered",
     "ChainBreak",
@@ -85,6 +87,10 @@ class AuditTampered(RuntimeError):
     """The active file no longer matches its seal: the writer will not extend it."""
 
 
+class AuditInUse(RuntimeError):
+    """Another process writes this audit file: two writers would break its chain."""
+
+
 class AuditLog:
     """Append-only, keyed-chained, sealed, thread- and task-safe writer of audit records."""
 
@@ -94,7 +100,18 @@ class AuditLog:
         self._chain = ChainKey(config.chain_secret)
         self._lock = threading.Lock()
         config.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tail = self._resume()
+        self._owner = _own(config.path)  # before reading the tail another could extend
+        try:
+            self._tail = self._resume()
+        except BaseException:
+            self._owner.close()
+            raise
+
+    def __del__(self) -> None:
+        # A writer dropped without close() lets go of the file, as a process's end does.
+        owner = getattr(self, "_owner", None)
+        if owner is not None:
+            owner.close()
 
     async def append(self, record: dict[str, Any]) -> None:
         """`write`, off the event loop (a slow disk or `fsync` never stalls other requests);
@@ -108,10 +125,11 @@ class AuditLog:
             self._append(record, is_record=True)
 
     def close(self) -> None:
-        """Seal the records written since the last seal (at shutdown)."""
+        """Seal the records written since the last seal (at shutdown), and let go."""
         with self._lock:
             if self._tail.unsealed:
                 self._seal("shutdown")
+            self._owner.close()  # releases the lock (as a process's end does)
 
     def _append(self, entry: dict[str, Any], *, is_record: bool) -> None:
         line = json.dumps(
@@ -292,3 +310,19 @@ def _rotated_end(path: Path, key: ChainKey) -> str:
             if line.strip():
                 last = line.rstrip("\n")
     return key.line(last) if last else GENESIS
+
+
+def _own(path: Path) -> IO[bytes]:
+    """An exclusive lock on `<file>.lock`, held while this writer lives: a second gateway
+    process given the same file (the same working directory, a copied configuration)
+    refuses to start instead of interleaving lines that break the chain for good."""
+    owner = path.with_name(path.name + ".lock").open("ab")
+    try:
+        fcntl.flock(owner.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner.close()
+        raise AuditInUse(
+            f"the audit file {path.name} is written by another gateway process: give "
+            "each process its own audit.file (with --workers N each worker has its own)"
+        ) from None
+    return owner

@@ -424,3 +424,18 @@ def test_append_writes_off_the_event_loop(tmp_path: Path) -> None:
     assert threads
     assert threads[0] is not threading.main_thread()
     assert json.loads(lines_of(tmp_path / "audit.jsonl")[0])["request_id"] == "off-loop"
+
+
+def test_a_second_writer_of_the_same_file_is_refused_until_the_first_closes(
+    tmp_path: Path,
+) -> None:
+    from citizen_graph.auth.audit import AuditInUse
+
+    path = tmp_path / "audit.jsonl"
+    first = AuditLog(config(path))
+    with pytest.raises(AuditInUse, match="another gateway process"):
+        AuditLog(config(path))
+    first.write({"request_id": "one writer"})
+    first.close()
+    AuditLog(config(path)).write({"request_id": "the next one"})
+    assert verify(lines_of(path), CHAIN).breaks == []

@@ -1,34 +1,51 @@
-"""`make bench`: the gateway against the naive baseline, each in its own process, per profile.
+"""`make bench`: citizen-graph against the naive baseline, against Hive Gateway + GraphQL Mesh,
+and with `--workers 2` against one worker; each server in its own process.
 
-For each latency profile of the sandbox (`none`, `realistic`) and each target (the gateway,
-the naive baseline of bench/naive.py), it runs three scenarios and prints one table:
-requests/s, p50 and p99 latency, upstream calls per query (counted by the sandbox), gateway
-CPU ms per query (from /proc), failed fields per query (errors other than NOT_FOUND), and
-the baseline/gateway ratios.
+Suites (`--suites`, default all three; each prints its table, all go to bench/results/latest.md):
+- `baseline`: per latency profile of the sandbox (`none`, `realistic`), the gateway and the
+  naive baseline of bench/naive.py on three scenarios (one citizen, 50 citizens, the same query
+  warm), all fields;
+- `peer` (bench/versus.py): identity, tax notice and address of fresh citizens, c=10, 1 and 20
+  citizens per query, citizen-graph against Hive Gateway + GraphQL Mesh (bench/peer.py) on the
+  same sandbox, BAN's per-IP limit lifted on both sides, then real (50 requests/s); the peer is
+  installed with npm into bench/.peer/ on first use, and skipped, with one line saying why,
+  without node and npm or when the install fails;
+- `workers`: citizen-graph `serve --workers 2` against one worker, one citizen cold and warm, c=10.
+
+Columns: requests/s, p50 and p99 latency, upstream calls per query (counted by the sandbox),
+CPU ms per query of the gateway's process tree (from /proc), failed fields per query (errors
+other than NOT_FOUND; a refused request, e.g. 429 RATE_LIMITED, counts one), then ratios.
+
+Reproduce: `make bench` (about 10 minutes on 2 cores), or
+`.venv/bin/python -m bench --peer-only` (the side-by-side alone), `--suites peer,workers`,
+`--quick` (shorter runs, one repetition: a smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench import versus
+from bench.harness import (
+    RESULTS,
+    Row,
+    cpu_seconds,
+    format_row,
+    free_port,
+    process,
+    ratio,
+    upstream_calls,
+)
 from tests.e2e.queries import MANY_CITIZENS, ONE_CITIZEN
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 HEADERS = {"Authorization": "Bearer demo-social-services", "X-Purpose": "Benchmark"}
 
 
@@ -41,19 +58,6 @@ class Scenario:
     warm: bool  # the same query every time (after one warm-up request)
 
 
-@dataclass
-class Row:
-    profile: str
-    target: str
-    scenario: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    calls_per_query: float
-    cpu_ms_per_query: float
-    errors_per_query: float
-
-
 def scenarios(quick: bool, profile: str) -> list[Scenario]:
     slow = profile == "realistic"
     n = 8 if quick else (24 if slow else 60)
@@ -62,60 +66,6 @@ def scenarios(quick: bool, profile: str) -> list[Scenario]:
         Scenario("50 citizens, all fields", 2 if quick else 3, 1, 50, False),
         Scenario("the same query warm", n * 4, 4, 1, True),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process (its logs go to bench/results/, never to an unread pipe)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = (RESULTS / f"{args[2 if args[1] == '-m' else 1].replace('.', '-')}.log").open(
-        "ab"
-    )
-    # The demo keys' quotas (1,000 distinct citizens per 60 s) are lifted: the benchmark
-    # asks for fresh citizens on purpose (contract §7).
-    env = os.environ | {"CITIZEN_GRAPH_SANDBOX_DEMO_QUOTA": "0"}
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not start; see {log.name}")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def upstream_calls(sandbox: httpx.Client) -> int:
-    stats = sandbox.get("/_sandbox/stats").json()["upstreams"]
-    return sum(
-        n
-        for upstream in stats.values()
-        for route, n in upstream["routes"].items()
-        if not route.endswith("/token")
-    )
 
 
 def keys_for(citizens: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -261,14 +211,6 @@ def run_profile(profile: str, quick: bool) -> list[Row]:
     return rows
 
 
-def format_row(row: Row) -> str:
-    return (
-        f"| {row.profile} | {row.scenario} | {row.target} | {row.rps:.1f} | "
-        f"{row.p50_ms:.0f} | {row.p99_ms:.0f} | {row.calls_per_query:.1f} | "
-        f"{row.cpu_ms_per_query:.1f} | {row.errors_per_query:.2f} |"
-    )
-
-
 def table(rows: list[Row]) -> str:
     lines = [
         "| profile | scenario | target | req/s | p50 ms | p99 ms | upstream calls/query "
@@ -296,21 +238,40 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def ratio(a: float, b: float) -> str:
-    return "∞" if b == 0 else f"{a / b:.1f}×"
+SUITES = ("baseline", "peer", "workers")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--profiles", default="none,realistic")
+    parser.add_argument(
+        "--suites", default=",".join(SUITES), help="of: " + ", ".join(SUITES)
+    )
+    parser.add_argument(
+        "--peer-only",
+        action="store_true",
+        help="the side-by-side alone (--suites peer)",
+    )
+    parser.add_argument("--profiles", default="none,realistic", help="baseline suite")
     parser.add_argument(
         "--quick", action="store_true", help="fewer requests (smoke run)"
     )
     args = parser.parse_args()
-    rows: list[Row] = []
-    for profile in args.profiles.split(","):
-        rows += run_profile(profile, args.quick)
-    output = table(rows)
+    suites = ["peer"] if args.peer_only else args.suites.split(",")
+    unknown = set(suites) - set(SUITES)
+    if unknown:
+        parser.error(f"unknown suite {sorted(unknown)[0]!r}; choose among {SUITES}")
+    run = versus.Run(duration_s=4 if args.quick else 10, reps=1 if args.quick else 2)
+    sections: list[str] = []
+    if "baseline" in suites:
+        rows: list[Row] = []
+        for profile in args.profiles.split(","):
+            rows += run_profile(profile, args.quick)
+        sections.append(table(rows))
+    if "peer" in suites:
+        sections.append(versus.versus_table(versus.run_versus(run)))
+    if "workers" in suites:
+        sections.append(versus.workers_table(versus.run_workers(run)))
+    output = "\n\n".join(sections)
     print("\n" + output)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(output + "\n", encoding="utf-8")

@@ -27,6 +27,7 @@ from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.serving import SERVER_OPTIONS
 from citizen_graph.settings import Settings, SettingsError, settings_from_environment
 from citizen_graph.telemetry import configure_logging
+from citizen_graph.workers import serve_workers
 
 MAX_BREAKS_SHOWN = 20  # a chain written with another key breaks at every line
 
@@ -127,13 +128,15 @@ def _serve(args: argparse.Namespace) -> None:
     configure_logging()
     if settings.server.workers > 1:
         settings = _prepare_workers(settings)
+        _announce(settings)
+        server = settings.server
+        sys.exit(serve_workers(server.host, server.port, server.workers))
     _announce(settings)
     uvicorn.run(
         "citizen_graph.app:create_app_from_environment",
         factory=True,
         host=settings.server.host,
         port=settings.server.port,
-        workers=settings.server.workers,
         log_config=None,
         timeout_graceful_shutdown=10,
         **SERVER_OPTIONS,

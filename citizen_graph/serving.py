@@ -20,13 +20,16 @@ from starlette.types import ASGIApp
 SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """A TCP listening socket whose accepted sockets get TCP_NODELAY on any event loop:
     asyncio sets it only on sockets whose protocol is IPPROTO_TCP, and a socket made as
     `socket(AF_INET, SOCK_STREAM)` has protocol 0 (then Nagle's algorithm and delayed ACKs
-    stall each small response by tens of milliseconds)."""
+    stall each small response by tens of milliseconds). `reuse_port`: several processes
+    bind the same port, each with its own socket (workers.py)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
 

@@ -108,6 +108,50 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
     assert process.returncode in (0, -15)
 
 
+def test_workers_each_get_their_own_socket_and_share_the_connections(
+    tmp_path: Path,
+) -> None:
+    from citizen_graph.serving import listening_socket
+
+    with listening_socket("127.0.0.1", 0, reuse_port=True) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+    port, sandbox_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "citizen_graph", "serve", "--workers", "2"),
+            *("--port", str(port), "--sandbox-port", str(sandbox_port)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,  # where each worker's audit file goes
+    )
+    query = {"query": '{ citizen(fiscalNumber: "3000000000011") { id } }'}
+    headers = {"Authorization": "Bearer demo-social-services", "X-Purpose": "test"}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("audit.jsonl.worker-*.seal"))) < 2:
+            assert process.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for _ in range(24):  # a new connection each: the kernel spreads them by port
+            with httpx.Client() as client:
+                assert client.post(
+                    f"{url}/graphql", json=query, headers=headers
+                ).is_success
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    files = sorted(tmp_path.glob("audit.jsonl.worker-*[0-9]"))
+    assert len(files) == 2
+    served = [
+        sum('"outcome"' in line for line in f.read_text().splitlines()) for f in files
+    ]
+    assert sum(served) == 24
+    assert min(served) > 0  # both workers answered (all 24 on one: a chance of 1 in 8M)
+    assert process.returncode == 0
+
+
 def audit_config_file(tmp_path: Path, chain_secret: str | None) -> Path:
     config = tmp_path / "gateway.toml"
     chain = f'chain_secret = "{chain_secret}"\n' if chain_secret else ""

@@ -15,11 +15,13 @@ seals and their verification live in `audit_chain.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import fcntl
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -91,6 +93,21 @@ class AuditInUse(RuntimeError):
     """Another process writes this audit file: two writers would break its chain."""
 
 
+# A record waiting for the writer thread, and what it answers: the future, its error.
+_Pending = tuple[dict[str, Any], asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_Settled = tuple["asyncio.Future[None]", OSError | None]
+
+
+def _settle(settled: list[_Settled]) -> None:
+    for written, error in settled:
+        if written.done():  # its request went away
+            continue
+        if error is None:
+            written.set_result(None)
+        else:
+            written.set_exception(error)
+
+
 class AuditLog:
     """Append-only, keyed-chained, sealed, thread- and task-safe writer of audit records."""
 
@@ -99,6 +116,9 @@ class AuditLog:
         self.hasher = SubjectHasher(config.secret)
         self._chain = ChainKey(config.chain_secret)
         self._lock = threading.Lock()
+        self._pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
         config.path.parent.mkdir(parents=True, exist_ok=True)
         self._owner = _own(config.path)  # before reading the tail another could extend
         try:
@@ -114,9 +134,54 @@ class AuditLog:
             owner.close()
 
     async def append(self, record: dict[str, Any]) -> None:
-        """`write`, off the event loop (a slow disk or `fsync` never stalls other requests);
-        awaited before the response, so still failing closed."""
-        await asyncio.to_thread(self.write, record)
+        """`write`, off the event loop (a slow disk or `fsync` never stalls other requests),
+        on the log's one writer thread; awaited before the response, so still failing
+        closed. A thread of its own rather than `asyncio.to_thread`: the executor's hop
+        cost 0.12 ms of CPU per record against 0.013 ms for the write itself, and the
+        writer answers every record it drained in one wake-up of the loop."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        self._writer().put((record, loop, written))
+        await written
+
+    def _writer(self) -> queue.SimpleQueue[_Pending | None]:
+        # Not `_lock`, which a write in progress holds: the event loop never waits on it.
+        with self._starting:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._drain, name="audit-writer", daemon=True
+                )
+                self._thread.start()
+        return self._pending
+
+    def _drain(self) -> None:
+        """The writer thread: every record waiting is written, then their futures are
+        settled together, one callback per event loop."""
+        while True:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    item = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._pending.put(None)  # stop once this batch is answered
+                    break
+                batch.append(item)
+            outcomes: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
+            for record, loop, written in batch:
+                error: OSError | None = None
+                try:
+                    self.write(record)
+                except OSError as failure:
+                    error = failure
+                outcomes.setdefault(loop, []).append((written, error))
+            for loop, settled in outcomes.items():
+                with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                    loop.call_soon_threadsafe(_settle, settled)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record; raises OSError if it cannot be written (fail closed)."""
@@ -126,6 +191,10 @@ class AuditLog:
 
     def close(self) -> None:
         """Seal the records written since the last seal (at shutdown), and let go."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._pending.put(None)
+            thread.join()
         with self._lock:
             if self._tail.unsealed:
                 self._seal("shutdown")

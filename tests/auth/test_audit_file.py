@@ -439,3 +439,36 @@ def test_a_second_writer_of_the_same_file_is_refused_until_the_first_closes(
     first.close()
     AuditLog(config(path)).write({"request_id": "the next one"})
     assert verify(lines_of(path), CHAIN).breaks == []
+
+
+def test_concurrent_appends_are_written_by_one_writer_thread_in_one_chain(
+    tmp_path: Path,
+) -> None:
+    threads: set[str] = set()
+
+    class Spy(AuditLog):
+        def write(self, record: dict[str, object]) -> None:
+            threads.add(threading.current_thread().name)
+            super().write(record)
+
+    log = Spy(config(tmp_path / "audit.jsonl"))
+
+    async def many() -> None:
+        await asyncio.gather(*(log.append({"request_id": str(n)}) for n in range(50)))
+
+    asyncio.run(many())
+    log.close()
+    assert threads == {"audit-writer"}
+    lines = lines_of(tmp_path / "audit.jsonl")
+    assert len(lines) == 51  # 50 records and the shutdown seal
+    assert verify(lines, CHAIN).breaks == []
+
+
+def test_a_failed_write_fails_the_append_that_asked_for_it(tmp_path: Path) -> None:
+    class Full(AuditLog):
+        def write(self, record: dict[str, object]) -> None:
+            raise OSError(28, "No space left on device")
+
+    log = Full(config(tmp_path / "audit.jsonl"))
+    with pytest.raises(OSError, match="No space"):
+        asyncio.run(log.append({"request_id": "lost"}))

@@ -33,6 +33,7 @@ from bench.harness import (
     tree_cpu_seconds,
     upstream_calls,
 )
+from tests.e2e.queries import TAX_FIELDS
 
 CONCURRENCY = 10
 HEADERS = {"Authorization": "Bearer demo-social-services", "X-Purpose": "Benchmark"}
@@ -40,17 +41,7 @@ LIFTED, REAL = "lifted", "50/s per IP"
 WARM_UP_CITIZENS = 400  # kept out of the measured pool
 # Before each run: Node's JIT, the gateways' parser and validation caches.
 WARM_UP_S = 2.0
-FIELDS = """
-  identity { birthName usageName givenNames birthDate birthPlace birthDepartment }
-  taxNotice {
-    incomeYear taxYear referenceTaxIncome shares familySituation dependents
-    grossIncome taxableIncome taxBeforeCorrections taxAmount issuedOn collectedOn
-  }
-  address {
-    label houseNumber street postcode city cityCode latitude longitude matchScore
-    banId sourceLabel
-  }
-"""
+FIELDS = TAX_FIELDS  # the e2e tests' own: identity, tax notice, address
 ONE = "query One($fiscalNumber: String) { citizen(fiscalNumber: $fiscalNumber) {%s} }"
 MANY = "query Many($keys: [CitizenKeyInput!]!) { citizens(keys: $keys) {%s} }"
 

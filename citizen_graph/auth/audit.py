@@ -145,6 +145,9 @@ class AuditLog:
         await written
 
     def _writer(self) -> queue.SimpleQueue[_Pending | None]:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return self._pending  # the usual case: no lock on the hot path
         # Not `_lock`, which a write in progress holds: the event loop never waits on it.
         with self._starting:
             if self._thread is None or not self._thread.is_alive():

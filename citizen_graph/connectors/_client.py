@@ -306,20 +306,18 @@ class UpstreamClient:
             self._release(call.credential, 1)  # from reserved to under way
         self._underway += 1
         try:
-            return await self._throttled(call, request, admission, limiter)
+            await self._throttle(
+                limiter, request_scope.time_left(self.config.read_timeout_s)
+            )
+            await self._connection_slot()
+            try:
+                return await self._send(call, request, admission, limiter)
+            finally:
+                self._slots.release()
         finally:
             self._underway -= 1
 
-    async def _throttled(
-        self,
-        call: _Call,
-        request: httpx.Request,
-        admission: Admission,
-        limiter: SlidingWindowLimiter,
-    ) -> httpx.Response | None:
-        await self._throttle(
-            limiter, request_scope.time_left(self.config.read_timeout_s)
-        )
+    async def _connection_slot(self) -> None:
         try:
             async with asyncio.timeout(
                 request_scope.time_left(self.config.read_timeout_s)
@@ -329,10 +327,6 @@ class UpstreamClient:
             raise UpstreamUnavailable(
                 self.source, "The upstream is saturated."
             ) from None
-        try:
-            return await self._send(call, request, admission, limiter)
-        finally:
-            self._slots.release()
 
     async def _send(
         self,

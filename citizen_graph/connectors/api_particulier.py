@@ -41,7 +41,6 @@ class ApiParticulierConnector:
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client
-        self._client = client
 
     async def family_quotient(
         self,
@@ -74,7 +73,7 @@ class ApiParticulierConnector:
             "Authorization": f"Bearer {credential.token}",
             "Accept": "application/json",
         }
-        response = await self._client.request(
+        response = await self.client.request(
             operation,
             "GET",
             path,

@@ -30,7 +30,6 @@ class BanConnector:
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client
-        self._client = client
 
     async def geocode(self, queries: Sequence[str]) -> list[GeocodedAddress | None]:
         """Geocode each one-line address; the answer is in the same order."""
@@ -41,7 +40,7 @@ class BanConnector:
         return await self._search_csv(queries)
 
     async def _search(self, query: str) -> GeocodedAddress | None:
-        response = await self._client.request(
+        response = await self.client.request(
             "geocode", "GET", "/search/", params={"q": query, "limit": "1"}
         )
         if response.status_code != 200:
@@ -57,7 +56,7 @@ class BanConnector:
         writer = csv.writer(buffer)
         writer.writerow(["row", "q"])
         writer.writerows((str(i), q) for i, q in enumerate(queries))
-        response = await self._client.request(
+        response = await self.client.request(
             "geocode_batch",
             "POST",
             "/search/csv/",

@@ -115,7 +115,6 @@ class DgfipConnector:
 
     def __init__(self, client: UpstreamClient, teleservice_id: str) -> None:
         self.client = client
-        self._client = client
         self._teleservice_id = teleservice_id
         self._token_url = client.config.base_url.rstrip("/") + "/token"
         # One token cache per habilitation's OAuth client (never shared by client id
@@ -169,7 +168,7 @@ class DgfipConnector:
             "ID_Teleservice": self._teleservice_id,
             "Accept": "application/json",
         }
-        response = await self._client.request(
+        response = await self.client.request(
             operation,
             "GET",
             path,

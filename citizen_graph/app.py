@@ -31,7 +31,7 @@ from citizen_graph.auth.credentials import (
 )
 from citizen_graph.auth.habilitations import Habilitation, habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
-from citizen_graph.auth.quotas import QuotaBook
+from citizen_graph.auth.quotas import QuotaBook, Quotas
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import (
     UPSTREAMS,
@@ -56,12 +56,14 @@ from citizen_graph.settings import (
     environment,
     settings_from_environment,
 )
+from citizen_graph.shared.setup import open_shared, share
 from citizen_graph.telemetry import Metrics
 from citizen_graph.views import GraphQLView, Services, healthz, metrics, readyz
 
 SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
 SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
 SANDBOX_CHAIN_SECRET = "citizen-graph-sandbox-audit-chain-secret"  # sandbox mode only
+SANDBOX_REDIS_KEY = "citizen-graph-sandbox-redis-key"  # sandbox mode only
 
 
 class _LateEndpoint:
@@ -91,12 +93,17 @@ def create_app(settings: Settings) -> Starlette:
             audit = AuditLog(_audit_config(effective))
             stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))
+            shared = await open_shared(effective, SANDBOX_REDIS_KEY, stack)
+            cache: UpstreamCache = UpstreamCache(effective.cache)
+            quotas: Quotas = QuotaBook()
+            if shared is not None:
+                cache, quotas = share(effective, shared, connectors)
             ids = CitizenIdCodec(str(effective.server.id_secret))
             services = Services(
                 settings=effective,
                 schema=schema,
                 connectors=connectors,
-                cache=UpstreamCache(effective.cache),
+                cache=cache,
                 credentials=credentials,
                 ids=ids,
                 policy=policy,
@@ -104,7 +111,8 @@ def create_app(settings: Settings) -> Starlette:
                 metrics=Metrics(),
                 subjects=SubjectReader(ids),
                 admission=Admission(connectors, effective.server.request_deadline_s),
-                quotas=QuotaBook(),
+                quotas=quotas,
+                shared=shared,
             )
             graphql.endpoint = http_stage(services)
             app.state.services = services
@@ -174,7 +182,11 @@ def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
 async def _clients(settings: Settings, policy: Policy) -> list[Client]:
     """Sandbox mode without a config: the demo keys and nothing else; else the clients file."""
     if settings.sandbox.demo_keys:
-        clients = await _demo_clients(settings.sandbox.url, settings.sandbox.demo_quota)
+        # Replicas sharing a Redis act as one gateway: the same demo credentials.
+        shared_as = settings.redis.prefix if settings.redis.url else None
+        clients = await _demo_clients(
+            settings.sandbox.url, settings.sandbox.demo_quota, shared_as
+        )
     elif settings.auth.clients_file:
         clients = read_clients(Path(settings.auth.clients_file), policy)
     else:
@@ -197,10 +209,21 @@ def read_clients(path: Path, policy: Policy) -> list[Client]:
     return clients
 
 
-async def _demo_clients(sandbox_url: str, demo_quota: int) -> list[Client]:
-    """The contract's demo keys, each with its own habilitation minted by the sandbox."""
+async def _demo_clients(
+    sandbox_url: str, demo_quota: int, shared_as: str | None
+) -> list[Client]:
+    """The contract's demo keys, each with its own habilitation minted by the sandbox
+    (named `shared_as` + key, so that replicas get the same, when given)."""
     minted = await mint_sandbox_credentials(
-        sandbox_url, [(demo.api_particulier, demo.dgfip) for demo in DEMO_KEYS.values()]
+        sandbox_url,
+        [
+            (
+                None if shared_as is None else f"{shared_as}:{key}",
+                demo.api_particulier,
+                demo.dgfip,
+            )
+            for key, demo in DEMO_KEYS.items()
+        ],
     )
     clients = [
         demo_client(key, (demo_habilitation(key, token or "", dgfip),), demo_quota)

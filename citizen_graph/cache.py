@@ -7,12 +7,20 @@ taken before anything reaches this layer. Values are results, not coroutines
 (reliability.md §0.5). Absence (NOT_FOUND) is cached briefly;
 failures are not cached. Identical calls in flight are coalesced: one upstream request serves
 every waiter (API Particulier answers 409 to a duplicate in flight).
+
+With a shared tier (`shared.cache.SharedCache`, `[redis] url`), what this process misses is
+looked up in Redis and claimed there before the call, so that across every process one makes
+it; this process's tier stays in front (a hit costs no round trip) and takes over alone when
+Redis is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
@@ -21,16 +29,23 @@ from citizen_graph import connectors, request_scope
 from citizen_graph.connectors import Operation
 from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.settings import CacheSettings
+from citizen_graph.shared.cache import Claim, SharedCache
+from citizen_graph.shared.state import SharedUnavailable
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+Claims = asyncio.Future[list[Claim]]  # the shared tier's lookup of a batch of keys
 
 
 class UpstreamCache:
     def __init__(
-        self, settings: CacheSettings, operations: Iterable[Operation] | None = None
+        self,
+        settings: CacheSettings,
+        operations: Iterable[Operation] | None = None,
+        shared: SharedCache | None = None,
     ) -> None:
-        """`operations`: the registered upstreams' (`connectors.operations()`)."""
+        """`operations`: the registered upstreams' (`connectors.operations()`);
+        `shared`: the tier shared between processes, if any."""
         declared = connectors.operations() if operations is None else operations
         self._operations = {op.name: op for op in declared}
         self._values: dict[str, TTLCache[Hashable, Any]] = {
@@ -42,6 +57,7 @@ class UpstreamCache:
             settings.max_entries, settings.not_found_ttl_s
         )
         self._inflight: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
+        self._shared = shared
 
     def per_caller(self, operation: str) -> bool:
         """Whether the operation's answers depend on who asks (its key includes them)."""
@@ -52,16 +68,52 @@ class UpstreamCache:
             values.clear()
         self._absent.clear()
 
+    async def get_each(
+        self,
+        operation: str,
+        keys: Sequence[K],
+        fetch: Callable[[K], Awaitable[T]],
+    ) -> list[T | BaseException]:
+        """`get` for each key (one call per key when fetched), with one round trip to
+        the shared tier for all of this process's misses; failures are returned."""
+        misses = [
+            key
+            for key in dict.fromkeys(keys)
+            if not self._lookup(operation, key)[0]
+            and (operation, key) not in self._inflight
+        ]
+        claims = self._claim(operation, misses)
+        index = {key: i for i, key in enumerate(misses)}
+        return await asyncio.gather(
+            *(
+                self.get(operation, key, partial(fetch, key), (claims, index.get(key)))
+                for key in keys
+            ),
+            return_exceptions=True,
+        )
+
     async def get(
-        self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[T]]
+        self,
+        operation: str,
+        key: Hashable,
+        fetch: Callable[[], Awaitable[T]],
+        claimed: tuple[Claims | None, int | None] = (None, None),
     ) -> T:
-        """The cached value, the in-flight call's value, or a new call's value."""
+        """The cached value, the in-flight call's value, or a new call's value.
+        `claimed`: the shared tier's batch lookup this key is part of (`get_each`)."""
         found, value = self._lookup(operation, key)
         if found:
             hit: T = self._hit(operation, value)
             return hit
         inflight = self._inflight.get((operation, key))
         if inflight is None:
+            claims, index = claimed
+            if claims is None or index is None:
+                claims, index = self._claim(operation, [key]), 0
+            if claims is not None:
+                fetch = partial(
+                    self._through_shared, operation, key, fetch, claims, index
+                )
             inflight = self._start(operation, key, fetch)
         else:
             self._journal_hit(operation)
@@ -90,12 +142,108 @@ class UpstreamCache:
         for key in waiting:
             results[key] = await self._wait(operation, self._inflight[(operation, key)])
         if misses:
+            if self._shared is not None:
+                fetch_many = partial(self._through_shared_many, operation, fetch_many)
             batch = asyncio.ensure_future(fetch_many(misses))
             for index, key in enumerate(misses):
                 self._start(operation, key, _pick(batch, index))
             fetched = await asyncio.shield(batch)
             results.update(zip(misses, fetched, strict=True))
         return [results[key] for key in keys]
+
+    def _claim(self, operation: str, keys: list[K]) -> Claims | None:
+        """The shared tier's lookup of `keys`, under way (None: no shared tier now)."""
+        if self._shared is None or not self._shared.available or not keys:
+            return None
+        claims = asyncio.ensure_future(self._shared.claim(operation, keys))
+        claims.add_done_callback(
+            _retrieved
+        )  # each key's task reads it, or none needs to
+        return claims
+
+    async def _through_shared(
+        self,
+        operation: str,
+        key: Hashable,
+        fetch: Callable[[], Awaitable[T]],
+        claims: Claims,
+        index: int,
+    ) -> T:
+        """A miss of this process: another process's answer, or this one's call."""
+        assert self._shared is not None
+        try:
+            claim = (await asyncio.shield(claims))[index]
+            if claim.found is None and not claim.mine:
+                claim = await self._shared.wait(operation, key, self._deadline())
+        except SharedUnavailable:
+            return await fetch()
+        if claim.found is not None:
+            found: T = self._hit(operation, claim.found.value)
+            return found
+        try:
+            value = await fetch()
+        except Exception as error:
+            await self._settle_shared(operation, [(key, error)])
+            raise
+        await self._settle_shared(operation, [(key, value)])
+        return value
+
+    async def _through_shared_many(
+        self,
+        operation: str,
+        fetch_many: Callable[[list[K]], Awaitable[Sequence[Any]]],
+        keys: list[K],
+    ) -> list[Any]:
+        """Misses of this process: other processes' answers, one call for the rest."""
+        assert self._shared is not None
+        if not self._shared.available:
+            return list(await fetch_many(keys))
+        try:
+            claims = await self._shared.claim(operation, keys)
+        except SharedUnavailable:
+            return list(await fetch_many(keys))
+        results: dict[K, Any] = {}
+        theirs: list[K] = []
+        for key, claim in zip(keys, claims, strict=True):
+            if claim.found is not None:
+                results[key] = self._hit(operation, claim.found.value)
+            elif not claim.mine:
+                theirs.append(key)
+        mine = [k for k, c in zip(keys, claims, strict=True) if c.mine]
+        for key in theirs:
+            claim = await self._wait_shared(operation, key)
+            if claim.found is not None:
+                results[key] = self._hit(operation, claim.found.value)
+            else:
+                mine.append(key)  # its holder went away: this process's turn
+        if mine:
+            try:
+                fetched = list(await fetch_many(mine))
+            except Exception as error:
+                await self._settle_shared(operation, [(k, error) for k in mine])
+                raise
+            await self._settle_shared(operation, list(zip(mine, fetched, strict=True)))
+            results.update(zip(mine, fetched, strict=True))
+        return [results[key] for key in keys]
+
+    async def _wait_shared(self, operation: str, key: Hashable) -> Claim:
+        assert self._shared is not None
+        try:
+            return await self._shared.wait(operation, key, self._deadline())
+        except SharedUnavailable:
+            return Claim(None, True)
+
+    async def _settle_shared(
+        self, operation: str, outcomes: list[tuple[Hashable, Any]]
+    ) -> None:
+        assert self._shared is not None
+        # Redis lost: the claims expire by themselves; this process keeps its own tier.
+        with contextlib.suppress(SharedUnavailable):
+            await self._shared.settle(operation, outcomes)
+
+    def _deadline(self) -> float:
+        scope = request_scope.current_scope()
+        return time.monotonic() + (scope.remaining_s() if scope else 10.0)
 
     async def _wait(self, operation: str, shared: asyncio.Future[Any]) -> Any:
         """A shared call, awaited within this request's own deadline (the call goes on)."""
@@ -151,6 +299,11 @@ class UpstreamCache:
             self._values[operation][key] = future.result()
         elif isinstance(error, NotFound):
             self._absent[(operation, key)] = error
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _pick(

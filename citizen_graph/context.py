@@ -15,7 +15,7 @@ from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import Caller
 from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.policy import Policy
-from citizen_graph.auth.quotas import QuotaBook
+from citizen_graph.auth.quotas import Quotas
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
@@ -33,7 +33,7 @@ class Context:
     subject_reader: SubjectReader
     audit: AuditLog
     admission: Admission
-    quotas: QuotaBook
+    quotas: Quotas
     keys: Mapping[str, str]  # per upstream, the citizen key it looks people up by
     response: Any  # Strawberry's sub-response: the stage may set its status and headers
     decision: Decision | None = None  # taken before execution (auth.enforcement)

@@ -141,6 +141,25 @@ class AuditSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class RedisSettings:
+    """Shared state between replicas (CONTRACT.md §8); empty `url`: all of it per process."""
+
+    url: str = ""  # e.g. redis://127.0.0.1:6379/0
+    # Encrypts the cached answers (AES-GCM) and keys every hash stored in Redis; required
+    # with `url` outside sandbox mode, the same on every replica.
+    key: Secret = Secret("")
+    # Gateway processes sharing the Redis (replicas × workers each): when it is lost, each
+    # keeps this share of the upstream rate limits and client quotas.
+    replicas: int = 1
+    timeout_s: float = 0.5  # per command: a lost Redis must not stall a request
+    max_connections: int = 16  # per process
+    retry_s: float = 1.0  # how often a lost Redis is tried again
+    prefix: str = (
+        "citizen-graph"  # of every key, for a Redis shared with other services
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     sandbox: SandboxSettings = SandboxSettings()
@@ -152,6 +171,7 @@ class Settings:
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
+    redis: RedisSettings = RedisSettings()
 
 
 def load_settings(

@@ -26,7 +26,7 @@ from citizen_graph.auth.credentials import (
     Credentials,
 )
 from citizen_graph.auth.policy import Policy
-from citizen_graph.auth.quotas import QuotaBook
+from citizen_graph.auth.quotas import Quotas
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
@@ -36,6 +36,7 @@ from citizen_graph.schema import CitizenSchema
 from citizen_graph.schema.errors import contract_error, schema_names
 from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.settings import Settings
+from citizen_graph.shared.state import SharedState
 from citizen_graph.telemetry import Metrics
 
 ANONYMOUS = Caller("anonymous", "", "", (), None)
@@ -57,7 +58,8 @@ class Services:
     metrics: Metrics
     subjects: SubjectReader
     admission: Admission
-    quotas: QuotaBook
+    quotas: Quotas
+    shared: SharedState | None = None  # [redis] url: the state shared between processes
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -138,6 +140,7 @@ async def readyz(request: Request) -> Response:
     clients = services.connectors.open_client_circuits()
     body = {
         "status": "ready",
+        "redis": services.shared.status if services.shared is not None else "off",
         "upstreams": {
             source: {"circuit": state, "clients_open": clients.get(source, 0)}
             for source, state in circuits.items()

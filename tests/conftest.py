@@ -22,6 +22,7 @@ from citizen_graph.settings import (
     ServerSettings,
     Settings,
 )
+from tests.redis_server import RedisServer
 
 SOCIAL = "demo-social-services"
 FAMILY = "demo-family-portal"
@@ -195,6 +196,21 @@ def catalogue(
         "/_sandbox/citizens", params=params
     ).json()["citizens"]
     return citizens
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis for the session; each test that uses it starts from an empty one."""
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ no upstream is called for data the role cannot read. Resolvers and connectors ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -87,7 +87,7 @@ class Admit(SchemaExtension):
     """Quotas and admission, after the decision and before any resolver: a refusal is
     HTTP 429 `RATE_LIMITED` with `Retry-After`, and nothing is fetched or counted."""
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context: Any = execution.context
         decision: Decision | None = context.decision
@@ -101,7 +101,7 @@ class Admit(SchemaExtension):
                     citizens = looked_up(
                         decision.subjects, decision.calls, context.keys
                     )
-                    context.quotas.admit(caller.client_id, caller.quota, citizens)
+                    await context.quotas.count(caller.client_id, caller.quota, citizens)
             except RateLimited as refusal:
                 decision.refused = True
                 execution.result = GraphQLExecutionResult(

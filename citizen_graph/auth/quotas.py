@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from citizen_graph.errors import RateLimited
 
@@ -45,6 +45,43 @@ def looked_up(
     return found
 
 
+class Quotas(Protocol):
+    """Where quotas are counted: this process (`QuotaBook`) or every process
+    (`shared.quotas.SharedQuotas`)."""
+
+    async def count(
+        self, client: str, quota: Quota, subjects: Iterable[Hashable]
+    ) -> None:
+        """Count the request and its citizens, or raise RateLimited (nothing counted)."""
+
+
+def requests_spent(quota: Quota, wait_s: float) -> RateLimited:
+    return RateLimited(
+        f"This client's quota of {quota.requests} requests per "
+        f"{quota.window_s:g} s is spent.",
+        retry_after_s=math.ceil(wait_s),
+    )
+
+
+def citizens_exceeded(quota: Quota, wait_s: float, too_many: bool) -> RateLimited:
+    """`too_many`: the request alone asks for more citizens than the quota."""
+    return RateLimited(
+        f"This client's quota of {quota.citizens} distinct citizens per "
+        f"{quota.window_s:g} s would be exceeded.",
+        retry_after_s=math.ceil(wait_s),
+        max_citizens=quota.citizens if too_many else None,
+    )
+
+
+def share_of(quota: Quota, processes: int) -> Quota:
+    """One process's safe share of a quota counted by `processes` apart."""
+    return Quota(
+        citizens=max(1, quota.citizens // processes) if quota.citizens else 0,
+        requests=max(1, quota.requests // processes) if quota.requests else 0,
+        window_s=quota.window_s,
+    )
+
+
 class QuotaBook:
     """Each client's recent requests and citizens; `admit` refuses or counts a request."""
 
@@ -52,6 +89,11 @@ class QuotaBook:
         self._clock = clock
         self._requests: dict[str, deque[float]] = {}
         self._citizens: dict[str, OrderedDict[Hashable, float]] = {}
+
+    async def count(
+        self, client: str, quota: Quota, subjects: Iterable[Hashable]
+    ) -> None:
+        self.admit(client, quota, subjects)
 
     def admit(self, client: str, quota: Quota, subjects: Iterable[Hashable]) -> None:
         """Count the request and its citizens, or raise RateLimited (nothing counted)."""
@@ -61,19 +103,11 @@ class QuotaBook:
         _forget(requests, seen, now - quota.window_s)
         if quota.requests and len(requests) >= quota.requests:
             wait = requests[-quota.requests] + quota.window_s - now
-            raise RateLimited(
-                f"This client's quota of {quota.requests} requests per "
-                f"{quota.window_s:g} s is spent.",
-                retry_after_s=math.ceil(wait),
-            )
+            raise requests_spent(quota, wait)
         new = [s for s in dict.fromkeys(subjects) if s not in seen]
         if quota.citizens and len(seen) + len(new) > quota.citizens:
-            raise RateLimited(
-                f"This client's quota of {quota.citizens} distinct citizens per "
-                f"{quota.window_s:g} s would be exceeded.",
-                retry_after_s=_citizens_wait(seen, len(new), quota, now),
-                max_citizens=quota.citizens if len(new) > quota.citizens else None,
-            )
+            wait = _citizens_wait(seen, len(new), quota, now)
+            raise citizens_exceeded(quota, wait, too_many=len(new) > quota.citizens)
         requests.append(now)
         for subject in dict.fromkeys(subjects):
             seen.pop(subject, None)

@@ -124,29 +124,35 @@ Minted = tuple[str | None, tuple[str, str] | None]  # token, (client_id, client_
 
 async def mint_sandbox_credentials(
     sandbox_url: str,
-    demands: Sequence[tuple[Sequence[str] | None, Sequence[str] | None]],
+    demands: Sequence[tuple[str | None, Sequence[str] | None, Sequence[str] | None]],
 ) -> list[Minted]:
-    """For each (API Particulier scopes, DGFiP scopes), a fresh token and DGFiP OAuth
-    client minted by the sandbox (sandbox mode only); None where not asked."""
+    """For each (name, API Particulier scopes, DGFiP scopes), a token and a DGFiP OAuth
+    client minted by the sandbox (sandbox mode only); None where not asked. Unnamed, they
+    are fresh; named, every process asking gets the same (replicas sharing a Redis)."""
     base = sandbox_url.rstrip("/") + "/_sandbox"
 
-    async def mint(client: httpx.AsyncClient, path: str, scopes: Sequence[str]) -> Any:
-        response = await client.post(f"{base}{path}", json={"scopes": list(scopes)})
+    async def mint(
+        client: httpx.AsyncClient, path: str, name: str | None, scopes: Sequence[str]
+    ) -> Any:
+        demand: dict[str, Any] = {"scopes": list(scopes)}
+        if name is not None:
+            demand["name"] = name
+        response = await client.post(f"{base}{path}", json=demand)
         response.raise_for_status()
         return response.json()
 
     async def one(
         client: httpx.AsyncClient,
+        name: str | None,
         particulier: Sequence[str] | None,
         dgfip: Sequence[str] | None,
     ) -> Minted:
         token = oauth = None
         if particulier is not None:
-            token = str(
-                (await mint(client, "/api-particulier/tokens", particulier))["token"]
-            )
+            path = "/api-particulier/tokens"
+            token = str((await mint(client, path, name, particulier))["token"])
         if dgfip is not None:
-            body = await mint(client, "/dgfip/clients", dgfip)
+            body = await mint(client, "/dgfip/clients", name, dgfip)
             oauth = (str(body["client_id"]), str(body["client_secret"]))
         return token, oauth
 

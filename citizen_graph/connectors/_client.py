@@ -29,6 +29,8 @@ from citizen_graph.connectors._resilience import (
     CircuitBreaker,
     Circuits,
     Failure,
+    Limiter,
+    LimiterFactory,
     RateLimitExceeded,
     RetryBudget,
     SlidingWindowLimiter,
@@ -162,7 +164,8 @@ class UpstreamClient:
         self.circuits = Circuits(config.breaker_threshold, config.breaker_open_s)
         # One limiter per credential (API Particulier: 20 calls/s per token; BAN: one for
         # the gateway's IP); without a configured rate it still honours Retry-After (429).
-        self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._limiters: dict[str, Limiter] = {}
+        self._new_limiter: LimiterFactory = _local_limiter
         self._latency_s = LATENCY_PRIOR_S  # moving average of answered calls
         self._underway = 0  # calls between their rate slot and their answer
         self._reserved = 0  # calls admitted, not started (every credential)
@@ -211,14 +214,19 @@ class UpstreamClient:
         self._reserved = max(0, self._reserved - calls)
         self.limiter(credential).release(calls)
 
-    def limiter(self, credential: str = "") -> SlidingWindowLimiter:
+    def share_limits(self, limiters: LimiterFactory) -> None:
+        """Make every credential's limiter with `limiters` from now on (the shared ones,
+        `shared.limits`, when several processes share a Redis)."""
+        self._new_limiter = limiters
+        self._limiters.clear()
+
+    def limiter(self, credential: str = "") -> Limiter:
         """The rate-limit bucket of one credential (created on its first call)."""
         limiter = self._limiters.get(credential)
         if limiter is None:
             rate = self.config.rate_limit_per_s or None
-            limiter = SlidingWindowLimiter(
-                rate, burst=max(1, rate // 4) if rate else None
-            )
+            burst = max(1, rate // 4) if rate else None
+            limiter = self._new_limiter(credential, rate, burst)
             self._limiters[credential] = limiter
         return limiter
 
@@ -333,7 +341,7 @@ class UpstreamClient:
         call: _Call,
         request: httpx.Request,
         admission: Admission,
-        limiter: SlidingWindowLimiter,
+        limiter: Limiter,
     ) -> httpx.Response | None:
         started = time.monotonic()
         remaining = request_scope.remaining_s(self.config.read_timeout_s)
@@ -363,7 +371,7 @@ class UpstreamClient:
         self._answered(call, started, response, admission, limiter)
         return response
 
-    async def _throttle(self, limiter: SlidingWindowLimiter, max_wait_s: float) -> None:
+    async def _throttle(self, limiter: Limiter, max_wait_s: float) -> None:
         try:
             await limiter.acquire(max_wait_s)
         except RateLimitExceeded:
@@ -377,7 +385,7 @@ class UpstreamClient:
         started: float,
         response: httpx.Response,
         admission: Admission,
-        limiter: SlidingWindowLimiter,
+        limiter: Limiter,
     ) -> None:
         status = response.status_code
         answered_s = time.monotonic() - started
@@ -430,6 +438,10 @@ class UpstreamClient:
                 call.habilitation,
             )
         )
+
+
+def _local_limiter(credential: str, rate: int | None, burst: int | None) -> Limiter:
+    return SlidingWindowLimiter(rate, burst=burst)
 
 
 def _retry_after_s(response: httpx.Response) -> float:

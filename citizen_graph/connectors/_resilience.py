@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 MAX_CLIENTS = 1024  # own circuits kept per upstream; the least recently used goes first
 
@@ -218,6 +219,25 @@ class Circuits:
         return breaker
 
 
+class Limiter(Protocol):
+    """One credential's rate limit as the upstream client uses it: `SlidingWindowLimiter`
+    in one process, `shared.limits.SharedWindow` across processes."""
+
+    def reserve(self, calls: int) -> None: ...
+
+    def release(self, calls: int) -> None: ...
+
+    def capacity(self, within_s: float) -> int | None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    async def acquire(self, max_wait_s: float) -> None: ...
+
+
+# Makes a credential's limiter: (credential's public id, calls per second or None, burst).
+LimiterFactory = Callable[[str, int | None, int | None], Limiter]
+
+
 class RateLimitExceeded(Exception):
     """Waiting for a slot would overrun the caller's deadline."""
 
@@ -267,14 +287,16 @@ class SlidingWindowLimiter:
         if self._max_calls is None:
             return None
         now = self._clock()
-        paused = max(0.0, self._paused_until - now)
-        if paused and paused >= within_s:
-            return 0
-        usable = within_s - paused
         recent = sum(1 for sent in self._sent if sent > now - self._span)
-        at_once = max(0, (self._burst or self._max_calls) - recent)
-        sustained = math.floor(usable * self._max_calls / self._span)
-        return max(0, at_once + sustained - self._waiting - self._reserved)
+        return window_capacity(
+            self._max_calls,
+            self._burst,
+            self._span,
+            recent,
+            self._paused_until - now,
+            within_s,
+            self._waiting + self._reserved,
+        )
 
     def pause(self, seconds: float) -> None:
         """Honour an upstream's Retry-After: no call at all before it has passed."""
@@ -309,6 +331,27 @@ class SlidingWindowLimiter:
             share = self._span * self._burst / self._max_calls
             wait = max(wait, self._sent[-self._burst] + share - now)
         return max(wait, 0.0)
+
+
+def window_capacity(
+    max_calls: int,
+    burst: int | None,
+    span_s: float,
+    recent: int,
+    paused_s: float,
+    within_s: float,
+    queued: int,
+) -> int:
+    """Calls that can start within `within_s` in a rolling window of `max_calls` per
+    `span_s` (at most `burst` at once) with `recent` calls in it, after a pause and the
+    `queued` calls (waiting or reserved) served first."""
+    paused = max(0.0, paused_s)
+    if paused and paused >= within_s:
+        return 0
+    usable = within_s - paused
+    at_once = max(0, (burst or max_calls) - recent)
+    sustained = math.floor(usable * max_calls / span_s)
+    return max(0, at_once + sustained - queued)
 
 
 class RetryBudget:

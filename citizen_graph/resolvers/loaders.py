@@ -9,9 +9,7 @@ the addresses for the BAN.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -61,17 +59,15 @@ class Loaders:
         scoped = self._cache.per_caller(operation)
 
         async def batch(keys: list[Any]) -> list[V | BaseException]:
+            if not scoped:
+                return await self._cache.get_each(operation, keys, fetch)
+
             # Answers fetched with a habilitation are never served to another one.
-            return await asyncio.gather(
-                *(
-                    self._cache.get(
-                        operation,
-                        (key, habilitation) if scoped else key,
-                        partial(fetch, key),
-                    )
-                    for key in keys
-                ),
-                return_exceptions=True,
+            async def fetch_scoped(scoped_key: tuple[Any, str | None]) -> V:
+                return await fetch(scoped_key[0])
+
+            return await self._cache.get_each(
+                operation, [(key, habilitation) for key in keys], fetch_scoped
             )
 
         return batch

@@ -38,6 +38,7 @@ from citizen_graph.sandbox.particulier_tokens import (
     ALL_SCOPES,
     TOKEN_LIFETIME_S,
     Claims,
+    IssuedToken,
     TokenAuthority,
 )
 from citizen_graph.sandbox.population import IdentityQuery, Population, Resident
@@ -70,6 +71,7 @@ class ApiParticulier:
         self._in_flight: set[FlightKey] = set()
         # One long-lived token with every scope, the same for every tester of this app.
         self._default = self.tokens.mint(ALL_SCOPES, TOKEN_LIFETIME_S)
+        self._named: dict[str, tuple[frozenset[str], IssuedToken]] = {}
 
     @classmethod
     def build(cls, world: World) -> ApiParticulier:
@@ -91,14 +93,21 @@ class ApiParticulier:
         return [Route("/_sandbox/api-particulier/tokens", self.mint, methods=["POST"])]
 
     async def mint(self, request: Request) -> Response:
-        """`POST /_sandbox/api-particulier/tokens` `{"scopes": [...], "expires_in": s}`
-        → `{"token": JWT, "jti": its public id}`; a negative `expires_in` mints it expired."""
+        """`POST /_sandbox/api-particulier/tokens` `{"scopes": [...], "expires_in": s,
+        "name": n}` → `{"token": JWT, "jti": its public id}`; a negative `expires_in` mints
+        it expired. With a `name`, asking again gives the same token (every replica of a
+        gateway in sandbox mode then holds the same demo credentials)."""
         try:
             body = await request.json()
         except ValueError:
             return admin_error("Invalid JSON.")
-        if not isinstance(body, dict) or set(body) - {"scopes", "expires_in"}:
-            return admin_error('Expected {"scopes": [...], "expires_in": seconds}.')
+        if not isinstance(body, dict) or set(body) - {"scopes", "expires_in", "name"}:
+            return admin_error(
+                'Expected {"scopes": [...], "expires_in": seconds, "name": text}.'
+            )
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            return admin_error("name must be a string.")
         scopes = body.get("scopes")
         expires_in = body.get("expires_in", TOKEN_LIFETIME_S)
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
@@ -108,7 +117,12 @@ class ApiParticulier:
             return admin_error(
                 "expires_in must be an integer number of seconds (negative: expired)."
             )
-        issued = self.tokens.mint(scopes, expires_in)
+        named = self._named.get(name) if name is not None else None
+        if named is not None and named[0] != frozenset(scopes):
+            return admin_error("A token of this name has other scopes.", 409)
+        issued = named[1] if named else self.tokens.mint(scopes, expires_in)
+        if name is not None:
+            self._named[name] = (frozenset(scopes), issued)
         return JSONResponse({"token": issued.token, "jti": issued.jti})
 
     def failure(self, request: Request, status: int) -> Response:

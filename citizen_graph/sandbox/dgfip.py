@@ -30,6 +30,7 @@ from citizen_graph.sandbox.dgfip_oauth import (
     MAX_CLIENTS,
     SCOPES,
     TOKEN_LIFETIME_S,
+    Client,
     OAuthServer,
     ScopeError,
     parse_scopes,
@@ -78,6 +79,7 @@ class Dgfip:
         self._runtime = runtime
         self._today = today
         self._oauth = OAuthServer()
+        self._named: dict[str, Client] = {}
 
     @classmethod
     def build(cls, world: World) -> Dgfip:
@@ -104,26 +106,36 @@ class Dgfip:
         ]
 
     async def register(self, request: Request) -> Response:
-        """`POST /_sandbox/dgfip/clients` `{"scopes": [...]}` (optional, default: every scope)
-        → `{"client_id", "client_secret"}`: a new OAuth client of this app."""
+        """`POST /_sandbox/dgfip/clients` `{"scopes": [...], "name": n}` (both optional;
+        default: every scope) → `{"client_id", "client_secret"}`: a new OAuth client of
+        this app; with a `name`, asking again gives the same client."""
         try:
             raw = await request.body()
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             return admin_error("Invalid JSON.")
-        if not isinstance(body, dict) or set(body) - {"scopes"}:
-            return admin_error('Expected {"scopes": [...]}.')
+        if not isinstance(body, dict) or set(body) - {"scopes", "name"}:
+            return admin_error('Expected {"scopes": [...], "name": text}.')
         names = body.get("scopes", list(SCOPES))
         if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
             return admin_error("scopes must be a list of strings.")
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            return admin_error("name must be a string.")
         try:
-            client = self._oauth.register(parse_scopes(names))
+            scopes = parse_scopes(names)
+            named = self._named.get(name) if name is not None else None
+            if named is not None and named.scopes != scopes:
+                return admin_error("A client of this name has other scopes.", 409)
+            client = named or self._oauth.register(scopes)
         except ScopeError as error:
             return admin_error(str(error))
         except OverflowError:
             return admin_error(
                 f"This sandbox holds {MAX_CLIENTS} clients already.", 409
             )
+        if name is not None:
+            self._named[name] = client
         return JSONResponse(
             {"client_id": client.client_id, "client_secret": client.secret}
         )

@@ -1,0 +1,178 @@
+"""One credential's upstream rate limit, counted in Redis for every process at once.
+
+The same rolling window as the per-process `SlidingWindowLimiter` (a start is counted when it
+is let through; at most `max_calls` per window plus a margin, at most `burst` at once), kept
+as a sorted set of send times by one Lua script, atomic in Redis and timed by Redis's own
+clock (`TIME`), so processes on different hosts never disagree on a second. A Retry-After
+pause is a key every process reads. In one process, callers queue on a lock and one of them
+asks Redis at a time.
+
+When Redis is lost, calls go to a per-process window at this process's safe share of the
+rate (`SharedState.share` divides it, at least 1 call/s): together the processes still stay
+under the upstream's limit. Rate-less limits (DGFiP) are per process, Redis never asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import redis.asyncio as redis
+from redis.commands.core import AsyncScript
+
+from citizen_graph.connectors._resilience import (
+    RateLimitExceeded,
+    SlidingWindowLimiter,
+    window_capacity,
+)
+from citizen_graph.shared.state import SharedState, SharedUnavailable
+
+# KEYS: the window, the pause; ARGV: max calls, span (µs), burst (0: none), the burst's share
+# of the span (µs), this start's unique member. Returns {wait µs, calls in the window}; a
+# wait of 0 means the start was counted.
+WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {paused * 1000, -1} end
+local max, span = tonumber(ARGV[1]), tonumber(ARGV[2])
+local burst, share = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local n = redis.call('ZCARD', KEYS[1])
+local wait = 0
+if n >= max then
+  local oldest = redis.call('ZRANGE', KEYS[1], n - max, n - max, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + span - now
+end
+if burst > 0 and n >= burst then
+  local first = redis.call('ZRANGE', KEYS[1], n - burst, n - burst, 'WITHSCORES')
+  wait = math.max(wait, tonumber(first[2]) + share - now)
+end
+if wait > 0 then return {math.ceil(wait), n} end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000))
+return {0, n + 1}
+"""
+# KEYS: the pause; ARGV: milliseconds. Only ever lengthens a pause.
+PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
+
+
+class SharedWindow:
+    """`SlidingWindowLimiter`'s interface, counted in Redis (module docstring)."""
+
+    def __init__(
+        self,
+        state: SharedState,
+        name: str,
+        max_calls: int,
+        burst: int | None,
+        window_s: float = 1.0,
+        margin_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._state = state
+        self._max_calls = max_calls
+        self._burst = burst
+        self._span_s = window_s + margin_s
+        self._clock = clock
+        self._keys = [name, name + ":pause"]
+        share = max(1, max_calls // state.share)
+        self.fallback = SlidingWindowLimiter(
+            share, window_s, margin_s, clock, burst=max(1, share // 4)
+        )
+        self._window: AsyncScript = state.redis.register_script(WINDOW)
+        self._pause: AsyncScript = state.redis.register_script(PAUSE)
+        self._members = itertools.count()
+        self._me = os.urandom(6).hex()
+        self._lock = asyncio.Lock()
+        self._recent = (0.0, 0)  # (when, calls in the shared window then)
+        self._paused_until = 0.0
+        self._waiting = 0
+        self._reserved = 0
+        self._pausing: set[asyncio.Task[None]] = set()
+
+    def reserve(self, calls: int) -> None:
+        self._reserved += calls
+        self.fallback.reserve(calls)
+
+    def release(self, calls: int) -> None:
+        self._reserved = max(0, self._reserved - calls)
+        self.fallback.release(calls)
+
+    def capacity(self, within_s: float) -> int | None:
+        """As `SlidingWindowLimiter.capacity`, from the shared window's last count."""
+        if not self._state.available:
+            return self.fallback.capacity(within_s)
+        now = self._clock()
+        when, calls = self._recent
+        return window_capacity(
+            self._max_calls,
+            self._burst,
+            self._span_s,
+            calls if now - when < self._span_s else 0,
+            self._paused_until - now,
+            within_s,
+            self._waiting + self._reserved,
+        )
+
+    def pause(self, seconds: float) -> None:
+        """Honour an upstream's Retry-After, in every process."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        self.fallback.pause(seconds)
+        if self._state.available:
+            task = asyncio.ensure_future(self._share_pause(seconds))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
+    async def _share_pause(self, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        with contextlib.suppress(SharedUnavailable):  # the per-process one holds it
+            await self._state.run(
+                lambda r: self._pause(keys=self._keys[1:], args=[ms], client=r)
+            )
+
+    async def acquire(self, max_wait_s: float) -> None:
+        self._waiting += 1
+        try:
+            async with self._lock:
+                await self._acquire(self._clock() + max_wait_s)
+        finally:
+            self._waiting -= 1
+
+    async def _count(self, r: redis.Redis, args: list[Any]) -> list[int]:
+        replies: list[int] = await self._window(keys=self._keys, args=args, client=r)
+        return replies
+
+    async def _acquire(self, deadline: float) -> None:
+        span_us = int(self._span_s * 1_000_000)
+        burst = self._burst or 0
+        share_us = span_us * burst // self._max_calls if burst else 0
+        while True:
+            if not self._state.available:
+                await self.fallback.acquire(max(0.0, deadline - self._clock()))
+                return
+            member = f"{self._me}:{next(self._members)}"
+            args = [self._max_calls, span_us, burst, share_us, member]
+            try:
+                wait_us, calls = await self._state.run(partial(self._count, args=args))
+            except SharedUnavailable:
+                continue  # to the per-process window, at this process's share
+            now = self._clock()
+            if calls >= 0:
+                self._recent = (now, int(calls))
+            if not wait_us:
+                return
+            wait = int(wait_us) / 1_000_000
+            if now + wait > deadline:
+                raise RateLimitExceeded
+            await asyncio.sleep(wait)

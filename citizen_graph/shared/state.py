@@ -1,0 +1,150 @@
+"""One process's connection to the shared Redis, and whether it may be used right now.
+
+A command that fails (refused, reset, or slower than `[redis] timeout_s`) marks Redis lost:
+from then on callers skip it and use their per-process twins, at once, without waiting for a
+timeout on every request; a background task pings it every `retry_s` and marks it back. One
+log line when it is lost, one when it is back; never its URL (it may carry a password).
+
+Everything stored is named by a keyed hash (HMAC-SHA-256 under a key derived from
+`[redis] key`), so a key never shows what it is about; cached answers are sealed with
+AES-GCM under another derived key, the stored name as associated data (a value moved to
+another name does not open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as redis
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from citizen_graph.settings import RedisSettings
+
+logger = logging.getLogger("citizen_graph.redis")
+
+T = TypeVar("T")
+NONCE_BYTES = 12
+
+
+class SharedUnavailable(Exception):
+    """Redis cannot be used now; the caller falls back to its per-process state."""
+
+
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(secret.encode())
+
+
+class SharedState:
+    def __init__(self, settings: RedisSettings, secret: str, processes: int) -> None:
+        """`processes`: the gateway processes of this deployment sharing the Redis
+        (replicas × workers), which divide the limits when it is lost."""
+        self.settings = settings
+        self.share = max(1, processes)
+        self.prefix = settings.prefix
+        # A bounded pool: past `max_connections` commands queue for a connection (within
+        # the command timeout) rather than each opening its own.
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.url,
+            max_connections=settings.max_connections,
+            timeout=settings.timeout_s,
+            socket_timeout=settings.timeout_s,
+            socket_connect_timeout=settings.timeout_s,
+            retry=Retry(NoBackoff(), 0),  # a failed command degrades now, never retries
+        )
+        self.redis: redis.Redis = redis.Redis(connection_pool=pool)
+        self._names = _derive(secret, b"citizen-graph redis names")
+        self._seal = AESGCM(_derive(secret, b"citizen-graph redis values"))
+        self._available = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._available
+
+    @property
+    def status(self) -> str:
+        """`ok` or `degraded` (configured but unreachable), as `/readyz` says it."""
+        return "ok" if self._available else "degraded"
+
+    async def start(self) -> None:
+        """Connect (a Redis down at start-up only degrades) and watch it from now on."""
+        try:
+            await self.redis.ping()
+            self._available = True
+        except (RedisError, OSError):
+            logger.warning("redis unreachable at start-up: per-process limits")
+        self._watcher = asyncio.create_task(self._watch(), name="redis-watcher")
+
+    async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
+
+    async def run(self, command: Callable[[redis.Redis], Awaitable[T]]) -> T:
+        """Run one command (or pipeline); SharedUnavailable when Redis is lost or fails."""
+        if not self._available:
+            raise SharedUnavailable
+        try:
+            return await command(self.redis)
+        except (RedisError, OSError) as error:
+            self._lost(type(error).__name__)
+            raise SharedUnavailable from None
+
+    def name(self, kind: str, *parts: str) -> str:
+        """The Redis key of `parts` (hashed, keyed) in the `kind` namespace."""
+        text = "\x1f".join(parts).encode()
+        digest = hmac.new(self._names, text, hashlib.sha256).hexdigest()[:40]
+        return f"{self.prefix}:{kind}:{digest}"
+
+    def digest(self, text: str) -> str:
+        """A keyed hash of `text` (e.g. a citizen's identifier in a quota's set)."""
+        return hmac.new(self._names, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def seal(self, plain: bytes, name: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._seal.encrypt(nonce, plain, name.encode())
+
+    def unseal(self, sealed: bytes, name: str) -> bytes | None:
+        """The plain value, or None when it does not open (another key, or tampered)."""
+        try:
+            return self._seal.decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], name.encode()
+            )
+        except (InvalidTag, ValueError):
+            return None
+
+    def _lost(self, error: str) -> None:
+        if self._available:
+            self._available = False
+            logger.warning(
+                "redis lost: per-process cache, limits and quotas",
+                extra={"error": error},
+            )
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retry_s)
+            if self._available:
+                continue
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError):
+                continue
+            self._available = True
+            logger.info("redis back: shared cache, limits and quotas")

@@ -1,0 +1,227 @@
+"""The upstream cache's shared tier: what one process fetched another serves, a call in
+flight in one process is awaited by the others, failures reach the waiters, and what is
+stored is sealed. Calls are counted by the fetch functions themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+import pytest
+import redis
+
+from citizen_graph.cache import UpstreamCache
+from citizen_graph.connectors import operations
+from citizen_graph.errors import NotFound, UpstreamUnavailable
+from citizen_graph.records import (
+    Declarant,
+    FamilyMember,
+    FamilyQuotient,
+    TaxAddress,
+    TaxHistory,
+    TaxSituation,
+)
+from citizen_graph.settings import CacheSettings
+from citizen_graph.shared import codec
+from citizen_graph.shared.cache import SharedCache
+from citizen_graph.shared.state import SharedState
+from tests.shared.conftest import StateFactory
+
+pytestmark = pytest.mark.anyio
+
+HISTORY = TaxHistory(
+    situations=(
+        TaxSituation(
+            income_year=2025,
+            reference_tax_income=41_250,
+            shares=2.5,
+            family_situation="MARRIED",
+            dependents=1,
+            gross_income=45_000,
+            taxable_income=43_000,
+            tax_before_corrections=2_100,
+            tax_amount=None,
+            issued_on=datetime.date(2026, 7, 30),
+            collected_on=None,
+            declarants=(
+                Declarant(
+                    "3000000000011",
+                    "FICTIF",
+                    None,
+                    ("ALICE", "MARIE"),
+                    datetime.date(1984, 3, 14),
+                    "RENNES",
+                    "35",
+                ),
+            ),
+            address=TaxAddress(
+                "1 RUE DES TESTS 35000 RENNES", None, None, "35000", None
+            ),
+        ),
+    )
+)
+QUOTIENT = FamilyQuotient(
+    1234,
+    "CNAF",
+    2026,
+    11,
+    2026,
+    10,
+    (FamilyMember("FICTIF", None, ("ALICE",), datetime.date(1984, 3, 14), "F"),),
+    (),
+)
+
+
+def tier(state: SharedState) -> UpstreamCache:
+    settings = CacheSettings()
+    return UpstreamCache(
+        settings, shared=SharedCache(state, operations(), settings, hold_s=5.0)
+    )
+
+
+class Upstream:
+    def __init__(self, outcome: object, delay_s: float = 0.05) -> None:
+        self.calls = 0
+        self.outcome = outcome
+        self.delay_s = delay_s
+
+    async def fetch(self) -> object:
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def test_every_record_comes_back_equal_from_its_bytes() -> None:
+    for value in (HISTORY, QUOTIENT, None, (HISTORY, QUOTIENT)):
+        assert codec.decode(codec.encode(value)) == value
+    absent = codec.decode(codec.encode(NotFound("dgfip")))
+    assert isinstance(absent, NotFound)
+    assert absent.source == "dgfip"
+
+
+def test_bytes_naming_anything_but_a_record_are_unreadable() -> None:
+    forged = b'{"$value": {"$record": "Popen", "fields": {"args": "ls"}}}'
+    with pytest.raises(codec.Unreadable):
+        codec.decode(forged)
+
+
+async def test_what_one_process_fetched_the_other_serves_without_a_call(
+    open_state: StateFactory,
+) -> None:
+    one, other = tier(await open_state()), tier(await open_state())
+    upstream = Upstream(HISTORY)
+    assert await one.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert await other.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1
+
+
+async def test_absence_is_shared_too(open_state: StateFactory) -> None:
+    one, other = tier(await open_state()), tier(await open_state())
+    upstream = Upstream(NotFound("dgfip"))
+    for cache in (one, other):
+        with pytest.raises(NotFound):
+            await cache.get("tax_history", "k", upstream.fetch)
+    assert upstream.calls == 1
+
+
+async def test_a_call_in_flight_in_one_process_is_awaited_by_the_others(
+    open_state: StateFactory,
+) -> None:
+    caches = [tier(await open_state()) for _ in range(3)]
+    upstream = Upstream(QUOTIENT, delay_s=0.3)
+    results = await asyncio.gather(
+        *(
+            c.get("family_quotient", "k", upstream.fetch)
+            for c in caches
+            for _ in range(5)
+        )
+    )
+    assert results == [QUOTIENT] * 15
+    assert upstream.calls == 1
+
+
+async def test_a_batch_of_keys_is_claimed_together_and_each_fetched_once(
+    open_state: StateFactory,
+) -> None:
+    one, other = tier(await open_state()), tier(await open_state())
+    fetched: list[str] = []
+
+    async def fetch(key: str) -> FamilyQuotient:
+        fetched.append(key)
+        await asyncio.sleep(0.2)
+        return QUOTIENT
+
+    keys = [f"k{n}" for n in range(10)]
+    first, second = await asyncio.gather(
+        one.get_each("family_quotient", keys, fetch),
+        other.get_each("family_quotient", keys[::-1], fetch),
+    )
+    assert first == second == [QUOTIENT] * 10
+    assert sorted(fetched) == sorted(keys)
+
+
+async def test_the_waiters_get_the_failure_of_the_call_they_waited_for(
+    open_state: StateFactory,
+) -> None:
+    one, other = tier(await open_state()), tier(await open_state())
+    failing = Upstream(
+        UpstreamUnavailable("api_particulier", "The upstream failed."), 0.3
+    )
+    results = await asyncio.gather(
+        one.get("family_quotient", "k", failing.fetch),
+        other.get("family_quotient", "k", failing.fetch),
+        return_exceptions=True,
+    )
+    assert failing.calls == 1
+    for result in results:
+        assert isinstance(result, UpstreamUnavailable)
+        assert result.source == "api_particulier"
+        assert result.message == "The upstream failed."
+
+
+async def test_a_failure_is_not_cached(open_state: StateFactory) -> None:
+    one, other = tier(await open_state()), tier(await open_state())
+    failing = Upstream(UpstreamUnavailable("dgfip"), 0.0)
+    with pytest.raises(UpstreamUnavailable):
+        await one.get("tax_history", "k", failing.fetch)
+    await asyncio.sleep(2.1)  # the failure mark's life
+    with pytest.raises(UpstreamUnavailable):
+        await other.get("tax_history", "k", failing.fetch)
+    assert failing.calls == 2
+
+
+async def test_a_value_sealed_under_another_key_is_a_miss(
+    open_state: StateFactory,
+) -> None:
+    one, other = tier(await open_state(key="one")), tier(await open_state(key="two"))
+    upstream = Upstream(HISTORY)
+    await one.get("tax_history", "k", upstream.fetch)
+    await other.get("tax_history", "k", upstream.fetch)
+    assert upstream.calls == 2
+
+
+async def test_stored_names_and_values_show_nothing_of_the_citizen(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    cache = tier(await open_state())
+    await cache.get("tax_history", ("3000000000011", "hab"), Upstream(HISTORY).fetch)
+    with redis.Redis.from_url(redis_url) as client:
+        stored = b" ".join(
+            key + b" " + (client.get(key) or b"") for key in client.scan_iter()
+        )
+        ttls = [client.pttl(key) for key in client.scan_iter()]
+    for clear in (b"3000000000011", b"FICTIF", b"ALICE", b"1984", b"RENNES", b"hab"):
+        assert clear not in stored
+    assert all(0 < ttl <= 3_600_000 for ttl in ttls)  # the tax TTL bounds everything
+
+
+async def test_a_lost_redis_falls_back_to_this_process_alone(
+    open_state: StateFactory,
+) -> None:
+    cache = tier(await open_state(url="redis://127.0.0.1:9/0", timeout_s=0.2))
+    upstream = Upstream(HISTORY)
+    assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1

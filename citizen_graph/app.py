@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 from starlette.middleware import Middleware
@@ -45,7 +46,9 @@ from citizen_graph.edge.methods import Methods
 from citizen_graph.edge.refusals import Refusals
 from citizen_graph.edge.request_id import RequestIdMiddleware
 from citizen_graph.edge.request_scope import RequestScope
+from citizen_graph.edge.tracing import Traced
 from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.metrics import Metrics
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.schema.subjects import SubjectReader
@@ -57,13 +60,21 @@ from citizen_graph.settings import (
     settings_from_environment,
 )
 from citizen_graph.shared.setup import open_shared, share
-from citizen_graph.telemetry import Metrics
-from citizen_graph.views import GraphQLView, Services, healthz, metrics, readyz
+from citizen_graph.tracing import Tracing
+from citizen_graph.views import (
+    GraphQLView,
+    Services,
+    healthz,
+    metrics,
+    readyz,
+    refresh_states,
+)
 
 SANDBOX_ID_SECRET = "citizen-graph-sandbox-id-secret"  # sandbox mode only
 SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
 SANDBOX_CHAIN_SECRET = "citizen-graph-sandbox-audit-chain-secret"  # sandbox mode only
 SANDBOX_REDIS_KEY = "citizen-graph-sandbox-redis-key"  # sandbox mode only
+STATES_EVERY_S = 1.0
 
 
 class _LateEndpoint:
@@ -77,7 +88,10 @@ class _LateEndpoint:
         await self.endpoint(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings, span_exporter: SpanExporter | None = None
+) -> Starlette:
+    """`span_exporter`: where spans go instead of `[tracing] endpoint` (tests)."""
     graphql = _LateEndpoint()
 
     @asynccontextmanager
@@ -93,11 +107,20 @@ def create_app(settings: Settings) -> Starlette:
             audit = AuditLog(_audit_config(effective))
             stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))
+            metrics = Metrics(multiprocess=effective.server.workers > 1)
+            tracing = Tracing(effective.tracing, span_exporter)
+            stack.callback(tracing.shutdown)  # the last spans are exported
+            for client in connectors.clients:
+                client.observe(metrics)
+                if tracing.tracer is not None:
+                    client.trace(tracing.tracer)
             shared = await open_shared(effective, SANDBOX_REDIS_KEY, stack)
-            cache: UpstreamCache = UpstreamCache(effective.cache)
+            cache = UpstreamCache(effective.cache, on_lookup=metrics.cache_lookup)
             quotas: Quotas = QuotaBook()
             if shared is not None:
-                cache, quotas = share(effective, shared, connectors)
+                cache, quotas = share(
+                    effective, shared, connectors, metrics.cache_lookup
+                )
             ids = CitizenIdCodec(str(effective.server.id_secret))
             services = Services(
                 settings=effective,
@@ -108,14 +131,17 @@ def create_app(settings: Settings) -> Starlette:
                 ids=ids,
                 policy=policy,
                 audit=audit,
-                metrics=Metrics(),
+                metrics=metrics,
                 subjects=SubjectReader(ids),
                 admission=Admission(connectors, effective.server.request_deadline_s),
                 quotas=quotas,
+                tracing=tracing,
                 shared=shared,
             )
             graphql.endpoint = http_stage(services)
             app.state.services = services
+            refreshing = asyncio.create_task(_refresh_states(services))
+            stack.callback(refreshing.cancel)
             yield
 
     return Starlette(
@@ -130,6 +156,14 @@ def create_app(settings: Settings) -> Starlette:
     )
 
 
+async def _refresh_states(services: Services) -> None:
+    """Every second, this process's circuits and Redis into the gauges: with workers,
+    `/metrics` reads every worker's, whichever answers the scrape."""
+    while True:
+        refresh_states(services)
+        await asyncio.sleep(STATES_EVERY_S)
+
+
 def http_stage(services: Services) -> ASGIApp:
     """The /graphql request path: its parts outermost first, Strawberry's view last.
 
@@ -139,7 +173,12 @@ def http_stage(services: Services) -> ASGIApp:
     """
     server = services.settings.server
     view = GraphQLView(services)
+    tracer = services.tracing.tracer
+    traced: list[Callable[[ASGIApp], ASGIApp]] = (
+        [] if tracer is None else [lambda app: Traced(app, tracer)]
+    )
     parts: list[Callable[[ASGIApp], ASGIApp]] = [
+        *traced,
         lambda app: RequestScope(app, server.request_deadline_s, services.metrics),
         lambda app: Refusals(app, services.audit, services.credentials),
         lambda app: Methods(app, ide=view),

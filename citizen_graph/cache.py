@@ -43,9 +43,11 @@ class UpstreamCache:
         settings: CacheSettings,
         operations: Iterable[Operation] | None = None,
         shared: SharedCache | None = None,
+        on_lookup: Callable[[str, str], None] = lambda operation, result: None,
     ) -> None:
         """`operations`: the registered upstreams' (`connectors.operations()`);
-        `shared`: the tier shared between processes, if any."""
+        `shared`: the tier shared between processes, if any; `on_lookup`: told each
+        lookup's operation and result (hit, coalesced, shared, miss)."""
         declared = connectors.operations() if operations is None else operations
         self._operations = {op.name: op for op in declared}
         self._values: dict[str, TTLCache[Hashable, Any]] = {
@@ -58,6 +60,7 @@ class UpstreamCache:
         )
         self._inflight: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
         self._shared = shared
+        self._on_lookup = on_lookup
 
     def per_caller(self, operation: str) -> bool:
         """Whether the operation's answers depend on who asks (its key includes them)."""
@@ -116,7 +119,7 @@ class UpstreamCache:
                 )
             inflight = self._start(operation, key, fetch)
         else:
-            self._journal_hit(operation)
+            self._journal_hit(operation, "coalesced")
         result: T = await self._wait(operation, inflight)
         return result
 
@@ -135,7 +138,7 @@ class UpstreamCache:
             if found:
                 results[key] = self._hit(operation, value)
             elif (operation, key) in self._inflight:  # another request is fetching it
-                self._journal_hit(operation)
+                self._journal_hit(operation, "coalesced")
                 waiting.append(key)
             else:
                 misses.append(key)
@@ -178,7 +181,7 @@ class UpstreamCache:
         except SharedUnavailable:
             return await fetch()
         if claim.found is not None:
-            found: T = self._hit(operation, claim.found.value)
+            found: T = self._hit(operation, claim.found.value, "shared")
             return found
         try:
             value = await fetch()
@@ -206,14 +209,14 @@ class UpstreamCache:
         theirs: list[K] = []
         for key, claim in zip(keys, claims, strict=True):
             if claim.found is not None:
-                results[key] = self._hit(operation, claim.found.value)
+                results[key] = self._hit(operation, claim.found.value, "shared")
             elif not claim.mine:
                 theirs.append(key)
         mine = [k for k, c in zip(keys, claims, strict=True) if c.mine]
         for key in theirs:
             claim = await self._wait_shared(operation, key)
             if claim.found is not None:
-                results[key] = self._hit(operation, claim.found.value)
+                results[key] = self._hit(operation, claim.found.value, "shared")
             else:
                 mine.append(key)  # its holder went away: this process's turn
         if mine:
@@ -265,13 +268,16 @@ class UpstreamCache:
             return True, values[key]
         return False, None
 
-    def _hit(self, operation: str, value: Any) -> Any:
-        self._journal_hit(operation)
+    def _hit(self, operation: str, value: Any, result: str = "hit") -> Any:
+        self._journal_hit(operation, result)
         if isinstance(value, NotFound):
             raise value
         return value
 
-    def _journal_hit(self, operation: str) -> None:
+    def _journal_hit(self, operation: str, result: str) -> None:
+        """`result`: hit (this process's cache), coalesced (a call in flight here) or
+        shared (from Redis), as the metrics count it."""
+        self._on_lookup(operation, result)
         source = self._operations[operation].source
         request_scope.record(
             request_scope.UpstreamCall(source, operation, None, 0.0, cached=True)
@@ -281,6 +287,7 @@ class UpstreamCache:
         self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[Any]]
     ) -> asyncio.Future[Any]:
         # A task of its own: a caller that goes away must not cancel the other waiters.
+        self._on_lookup(operation, "miss")
         future = asyncio.ensure_future(fetch())
         self._inflight[(operation, key)] = future
         future.add_done_callback(lambda done: self._settle(operation, key, done))

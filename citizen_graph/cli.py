@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime
+import glob
+import ipaddress
+import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -18,7 +24,14 @@ from citizen_graph.app import (
     demo_habilitation,
     read_clients,
 )
-from citizen_graph.auth.audit import SubjectHasher, find, verify_files
+from citizen_graph.auth.audit import (
+    SubjectHasher,
+    chains,
+    find,
+    is_moved_aside,
+    is_side_file,
+    verify_files,
+)
 from citizen_graph.auth.credentials import DEMO_KEYS, Client, demo_client, key_hash
 from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
@@ -29,7 +42,14 @@ from citizen_graph.settings import Settings, SettingsError, settings_from_enviro
 from citizen_graph.telemetry import configure_logging
 from citizen_graph.workers import serve_workers
 
-MAX_BREAKS_SHOWN = 20  # a chain written with another key breaks at every line
+MAX_BREAKS_SHOWN = 20  # per chain: one written with another key breaks at every line
+
+AUDIT_PATHS = (
+    "audit files: each a file, a folder or a glob pattern; every worker's and replica's "
+    "file, with its rotated files, is a chain of its own"
+)
+
+logger = logging.getLogger("citizen_graph.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -49,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", help="TOML settings file (else sandbox mode)")
     serve.add_argument("--host")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="serve sandbox mode (demo keys, simulated upstreams) on a non-loopback host",
+    )
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.add_argument("--sandbox-url", help="use a sandbox already running there")
@@ -92,9 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="read the audit trail")
     audit_commands = audit.add_subparsers(required=True)
     verify = audit_commands.add_parser(
-        "verify", help="check the keyed chain and seals of audit files, oldest first"
+        "verify", help="check the keyed chain and seals of every chain of audit files"
     )
-    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument("files", nargs="+", metavar="PATH", help=AUDIT_PATHS)
     verify.add_argument(
         "--partial",
         action="store_true",
@@ -103,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", help="settings file holding audit.chain_secret")
     verify.set_defaults(command=_audit_verify)
     find = audit_commands.add_parser("find", help="who read this citizen's data")
-    find.add_argument("file")
+    find.add_argument("files", nargs="+", metavar="PATH", help=AUDIT_PATHS)
     find.add_argument("--fiscal-number", required=True)
     find.add_argument("--config", help="settings file holding audit.secret")
     find.set_defaults(command=_audit_find)
@@ -125,12 +150,16 @@ def _serve(args: argparse.Namespace) -> None:
     }
     os.environ.update({k: str(v) for k, v in overrides.items() if v is not None})
     settings = settings_from_environment()
+    if settings.sandbox.demo_keys and not args.sandbox:
+        _refuse_network_sandbox(settings.server.host)
     configure_logging()
     if settings.server.workers > 1:
         settings = _prepare_workers(settings)
         _announce(settings)
         server = settings.server
-        sys.exit(serve_workers(server.host, server.port, server.workers))
+        with _metrics_folder():
+            code = serve_workers(server.host, server.port, server.workers)
+        sys.exit(code)
     _announce(settings)
     uvicorn.run(
         "citizen_graph.app:create_app_from_environment",
@@ -143,8 +172,21 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """prometheus_client's multiprocess mode for the workers (metrics.py): a fresh folder
+    they all write their values to, named before they start, removed after."""
+    folder = tempfile.mkdtemp(prefix="citizen-graph-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _prepare_workers(settings: Settings) -> Settings:
-    """Several workers share one sandbox and split the upstream rate limits."""
+    """Several workers share one sandbox and split the upstream rate limits, unless a
+    Redis counts them for all (each then keeps its share only while Redis is lost)."""
     workers = settings.server.workers
     if settings.sandbox.enabled and not settings.sandbox.url:
         from citizen_graph.sandbox import create_sandbox_app
@@ -156,6 +198,8 @@ def _prepare_workers(settings: Settings) -> Settings:
             settings.sandbox.port,
         ).start()
         os.environ["CITIZEN_GRAPH_SANDBOX_URL"] = server.url
+    if settings.redis.url:
+        return settings_from_environment()
     for section, limit in (
         ("API_PARTICULIER", settings.api_particulier.rate_limit_per_s),
         ("BAN", settings.ban.rate_limit_per_s),
@@ -166,24 +210,55 @@ def _prepare_workers(settings: Settings) -> Settings:
     return settings_from_environment()
 
 
+def _refuse_network_sandbox(host: str) -> None:
+    """The demo keys are public: serving them beyond this machine must be asked for."""
+    if _is_loopback(host):
+        return
+    _fail(
+        "no configuration, so this is sandbox mode (public demo keys, simulated "
+        f"upstreams), and {host} is not a loopback address: pass --sandbox to serve "
+        "the demo keys on a network, or --config for a real deployment"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:  # any other name may resolve to any address
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
+
+
 def _announce(settings: Settings) -> None:
-    base = f"http://{settings.server.host}:{settings.server.port}"
-    print(f"citizen-graph: GraphiQL at {base}/graphql")
-    if settings.sandbox.demo_keys:
-        where = settings.sandbox.url or (
-            f"http://{settings.sandbox.host}:{settings.sandbox.port}"
+    """The start-up banner, as log lines (JSON, like every other)."""
+    url = f"http://{settings.server.host}:{settings.server.port}/graphql"
+    logger.info("GraphiQL at %s", url, extra={"url": url})
+    if not settings.sandbox.demo_keys:
+        return
+    where = settings.sandbox.url or (
+        f"http://{settings.sandbox.host}:{settings.sandbox.port}"
+    )
+    logger.info(
+        "sandbox mode: simulated State APIs at %s", where, extra={"sandbox_url": where}
+    )
+    for key, demo in DEMO_KEYS.items():
+        logger.info(
+            "demo key: Authorization: Bearer %s (roles: %s)",
+            key,
+            ", ".join(demo.roles),
+            extra={"demo_key": key, "roles": list(demo.roles)},
         )
-        print(f"citizen-graph: sandbox mode, simulated State APIs at {where}")
-        print("citizen-graph: demo API keys (Authorization: Bearer <key>):")
-        for key, demo in DEMO_KEYS.items():
-            print(f"  {key:<22} roles: {', '.join(demo.roles)}")
 
 
 def _sandbox(args: argparse.Namespace) -> None:
     from citizen_graph.sandbox import create_sandbox_app
 
     configure_logging()
-    print(f"citizen-graph: sandbox at http://{args.host}:{args.port}")
+    url = f"http://{args.host}:{args.port}"
+    logger.info("sandbox at %s", url, extra={"sandbox_url": url})
     uvicorn.run(
         create_sandbox_app(latency=args.latency),
         host=args.host,
@@ -268,40 +343,126 @@ def _load_policy(schema: CitizenSchema, file: str | None) -> Policy:
 
 def _audit_verify(args: argparse.Namespace) -> None:
     key = _chain_secret(_settings(args.config))
+    found = _audit_chains(args.files)
+    broken = sum(not _verify_chain(chain, key, args.partial) for chain in found)
+    if broken:
+        _fail(f"{broken} of {len(found)} chain(s) broken")
+    print(f"citizen-graph: {len(found)} chain(s) intact")
+
+
+def _verify_chain(chain: list[Path], key: str, partial: bool) -> bool:
+    """One chain's verdict line and its problems; True when it is intact."""
     try:
-        report = verify_files([Path(f) for f in args.files], key, partial=args.partial)
-    except OSError as error:
-        _fail(f"cannot read {error.filename}: {error.strerror}")
-    for found in report.breaks[:MAX_BREAKS_SHOWN]:
-        print(found)
+        report = verify_files(chain, key, partial=partial)
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(_unreadable(error, chain))
+    name = str(chain[-1]) + (f" (+{len(chain) - 1} rotated)" if len(chain) > 1 else "")
+    verdict = f"broken, {len(report.breaks)} problem(s)" if report.breaks else "intact"
+    print(f"citizen-graph: {name}: chain {verdict}")
+    for problem in report.breaks[:MAX_BREAKS_SHOWN]:
+        print(f"  {problem}")
     if len(report.breaks) > MAX_BREAKS_SHOWN:
-        print(f"... and {len(report.breaks) - MAX_BREAKS_SHOWN} more")
+        print(f"  ... and {len(report.breaks) - MAX_BREAKS_SHOWN} more")
     if report.note:
-        print(f"citizen-graph: note: {report.note}")
-    if report.breaks:
-        _fail(f"the chain is broken ({len(report.breaks)} problem(s))")
-    print(f"citizen-graph: {' '.join(args.files)}: chain intact")
+        print(f"citizen-graph: note: {name}: {report.note}")
+    return not report.breaks
 
 
 def _audit_find(args: argparse.Namespace) -> None:
     settings = _settings(args.config)
     secret = str(settings.audit.secret) or SANDBOX_AUDIT_SECRET
     subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
-    with _open(args.file) as lines:
-        for record in find(lines, subject):
-            # Files written before the rename say `fields_returned`.
-            fields = record.get("fields_permitted", record.get("fields_returned", []))
-            refusal = record.get("refusal")
-            what = (
-                f"refused: {refusal['code']}"
-                if refusal
-                else f"fields: {', '.join(fields) or '-'}"
+    found = [
+        (record, path)
+        for chain in _audit_chains(args.files)
+        for path in chain
+        for record in _records_about(path, subject)
+    ]
+    for record, path in sorted(found, key=lambda item: _time_of(item[0])):
+        # Files written before the rename say `fields_returned`.
+        fields = record.get("fields_permitted", record.get("fields_returned", []))
+        refusal = record.get("refusal")
+        what = (
+            f"refused: {refusal['code']}"
+            if refusal
+            else f"fields: {', '.join(fields) or '-'}"
+        )
+        print(
+            f"{path}: {record['time']} {record['client_id']} (SIRET {record['recipient']}) "
+            f"role={record['role']} purpose={record['purpose']!r} "
+            f"request={record['request_id']} {what}"
+        )
+
+
+def _records_about(path: Path, subject: str) -> list[dict[str, Any]]:
+    try:
+        with path.open(encoding="utf-8") as file:
+            return list(find((line for line in file if line.strip()), subject))
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(_unreadable(error, [path]))
+    except (ValueError, AttributeError):  # not JSON, or not a record's shape
+        _fail(f"{path} holds a line that is not an audit record: run `audit verify`")
+
+
+def _time_of(record: dict[str, Any]) -> datetime.datetime:
+    """Records of several processes, merged in time order (a bad time sorts first)."""
+    try:
+        when = datetime.datetime.fromisoformat(str(record.get("time")))
+    except ValueError:
+        return datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
+
+
+def _audit_chains(arguments: Sequence[str]) -> list[list[Path]]:
+    """The chains of the files that the arguments name: each a file, a folder (its files)
+    or a glob pattern (expanded here, so a quoted one works too). Files the gateway moved
+    aside are read only when named one by one."""
+    named: list[Path] = []
+    for argument in arguments:
+        paths = [path for path in _expand(argument) if not is_side_file(path)]
+        if not paths:
+            _fail(
+                f"{argument}: no audit file there (seal, lock and .tmp files are not)"
+                if Path(argument).exists()
+                else f"{argument}: no such file or folder, and no file matches it"
             )
-            print(
-                f"{record['time']} {record['client_id']} (SIRET {record['recipient']}) "
-                f"role={record['role']} purpose={record['purpose']!r} "
-                f"request={record['request_id']} {what}"
-            )
+        alone = Path(argument).is_file()
+        for path in paths:
+            if alone or not is_moved_aside(path):
+                named.append(path)
+            else:
+                print(
+                    f"citizen-graph: note: {path}: moved aside by the gateway (its seal "
+                    "file was missing), left out; name it alone to read it"
+                )
+    found = chains(named)
+    if not found:
+        _fail(f"no audit file to read in {' '.join(arguments)}")
+    return found
+
+
+def _expand(argument: str) -> Iterator[Path]:
+    """A file, a folder's files, or a pattern's matches (folders among them: their files)."""
+    path = Path(argument)
+    matches = (
+        [path]
+        if path.exists()
+        else [Path(m) for m in sorted(glob.glob(argument, recursive=True))]
+    )
+    for match in matches:
+        if not match.is_dir():
+            yield match
+            continue
+        try:
+            yield from sorted(child for child in match.iterdir() if child.is_file())
+        except OSError as error:
+            _fail(_unreadable(error, [match]))
+
+
+def _unreadable(error: OSError | UnicodeDecodeError, paths: Sequence[Path]) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"cannot read {' '.join(map(str, paths))}: not UTF-8 text"
+    return f"cannot read {error.filename}: {error.strerror}"
 
 
 def _chain_secret(settings: Settings) -> str:
@@ -319,16 +480,6 @@ def _settings(config: str | None) -> Settings:
 
 def _key_hash(args: argparse.Namespace) -> None:
     print(key_hash(sys.stdin.readline().strip()))
-
-
-@contextmanager
-def _open(*files: str) -> Iterator[Iterator[str]]:
-    """The non-empty lines of the files, in order (one chain across rotated files)."""
-    try:
-        texts = [Path(file).read_text(encoding="utf-8") for file in files]
-    except OSError as error:
-        _fail(f"cannot read {error.filename}: {error.strerror}")
-    yield (line for text in texts for line in text.splitlines() if line.strip())
 
 
 def _fail(message: str) -> NoReturn:

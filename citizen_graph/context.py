@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from opentelemetry.trace import Tracer
 
 from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
@@ -17,6 +18,7 @@ from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import Quotas
 from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.metrics import Metrics
 from citizen_graph.records import CitizenKey
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema.subjects import SubjectReader
@@ -34,6 +36,8 @@ class Context:
     audit: AuditLog
     admission: Admission
     quotas: Quotas
+    metrics: Metrics
+    tracer: Tracer | None  # None: tracing is off
     keys: Mapping[str, str]  # per upstream, the citizen key it looks people up by
     response: Any  # Strawberry's sub-response: the stage may set its status and headers
     decision: Decision | None = None  # taken before execution (auth.enforcement)

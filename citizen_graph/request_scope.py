@@ -58,6 +58,11 @@ class RequestScope:
 _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
     "citizen_graph_request_scope", default=None
 )
+# The request's X-Request-Id from the edge on, before its scope opens (health routes have
+# none): every log line of the request carries it (telemetry.RequestIdFilter).
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "citizen_graph_request_id", default=""
+)
 
 
 @contextmanager
@@ -78,6 +83,16 @@ def open_scope(
                 reservation.release(reservation.remaining)
 
 
+@contextmanager
+def bound_request_id(request_id: str) -> Iterator[None]:
+    """The request's id for everything it runs, from the edge on."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
 def current_scope() -> RequestScope | None:
     return _current.get()
 
@@ -89,8 +104,11 @@ def record(call: UpstreamCall) -> None:
 
 
 def request_id() -> str:
+    """The request's X-Request-Id ("" outside a request)."""
     scope = _current.get()
-    return scope.request_id if scope is not None else ""
+    if scope is not None and scope.request_id:
+        return scope.request_id
+    return _request_id.get()
 
 
 def client_id() -> str:

@@ -44,12 +44,10 @@ class ThreadedServer:
     ) -> None:
         self._socket = listening_socket(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
+        # uvicorn's logging settings are process-wide (`access_log=False` silences every
+        # server's access log): this one leaves the logging of the process as it is.
         config = uvicorn.Config(
-            app,
-            lifespan=lifespan,
-            log_level="warning",
-            access_log=False,
-            **SERVER_OPTIONS,
+            app, lifespan=lifespan, log_config=None, log_level=None, **SERVER_OPTIONS
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -160,6 +160,19 @@ class RedisSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class TracingSettings:
+    """OpenTelemetry traces (README "Traces"); off while `endpoint` is empty."""
+
+    endpoint: str = ""  # OTLP/HTTP, e.g. http://otel-collector:4318/v1/traces
+    service_name: str = "citizen-graph"
+    sample_ratio: float = (
+        1.0  # of the traces this gateway starts; a caller's choice wins
+    )
+    export_delay_s: float = 5.0  # spans are sent in batches at most this late
+    timeout_s: float = 5.0  # per export
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     sandbox: SandboxSettings = SandboxSettings()
@@ -172,6 +185,7 @@ class Settings:
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
     redis: RedisSettings = RedisSettings()
+    tracing: TracingSettings = TracingSettings()
 
 
 def load_settings(

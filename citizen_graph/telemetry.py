@@ -1,7 +1,9 @@
-"""Logs and metrics: JSON log lines without identifiers, and Prometheus counters.
+"""Logs: JSON lines without identifiers (the metrics are `metrics.py`).
 
-Configured by the CLI only, never at import. The httpx logger is raised to WARNING: its INFO
-line prints the full upstream URL, fiscal number included.
+Configured by the CLI only, never at import. Every line logged while a request is served
+carries its `request_id`; uvicorn's access line loses its query string (a GET's query and
+variables). The httpx logger is raised to WARNING: its INFO line prints the full upstream
+URL, fiscal number included.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
-from collections.abc import Iterable
+from typing import TextIO
 
-from citizen_graph.request_scope import UpstreamCall
+from citizen_graph import request_scope
+from citizen_graph.auth.credentials import carries_identifier
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+_NOT_EXTRA = set(vars(logging.makeLogRecord({}))) | {"request_id"}
+ACCESS_LOGGER = "uvicorn.access"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", ACCESS_LOGGER, "uvicorn.asgi")
+REDACTED_PATH = "/[redacted]"
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,81 +28,65 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
         }
-        line |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        request_id = getattr(record, "request_id", None)
+        if request_id is None:  # a record no `RequestIdFilter` saw: the id as of now
+            request_id = request_scope.request_id()
+        if request_id:
+            line["request_id"] = request_id
+        line["message"] = record.getMessage()
+        line |= {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+class RequestIdFilter(logging.Filter):
+    """Stamps a record with the id of the request it was logged in, as it is created (in
+    the task that logs): it may be formatted later, outside the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_scope.request_id()
+        return True
+
+
+class AccessLogFilter(logging.Filter):
+    """uvicorn's access line, `(client, method, path, http_version, status)`, with the path
+    cut at its `?`: a GET's query and variables (a fiscal number) never reach the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], _without_query(args[2]), *args[3:])
+        elif isinstance(args, tuple):  # another shape: no `?` survives in any argument
+            record.args = tuple(
+                a.split("?", 1)[0] if isinstance(a, str) else a for a in args
+            )
+        return True
+
+
+def _without_query(path: str) -> str:
+    path = path.split("?", 1)[0]
+    # The path of an unknown route may carry an identifier too (GET /3000000000011).
+    return REDACTED_PATH if carries_identifier(path) else path
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on stderr (or `stream`) for every logger, uvicorn's included."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class Metrics:
-    """Counters exposed at /metrics in the Prometheus text format."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.upstream_calls: Counter[tuple[str, str, str]] = Counter()
-        self.request_seconds_sum = 0.0
-
-    def observe_request(
-        self, outcome: int, seconds: float, upstream_calls: Iterable[UpstreamCall]
-    ) -> None:
-        self.requests[("graphql", outcome)] += 1
-        self.request_seconds_sum += seconds
-        for call in upstream_calls:
-            status = "cached" if call.cached else str(call.status or "none")
-            self.upstream_calls[(call.source, call.operation, status)] += 1
-
-    def render(
-        self, circuits: dict[str, str], client_circuits: dict[str, int] | None = None
-    ) -> str:
-        lines = [
-            "# HELP citizen_graph_requests_total GraphQL requests by HTTP status.",
-            "# TYPE citizen_graph_requests_total counter",
-        ]
-        lines += [
-            f'citizen_graph_requests_total{{endpoint="{e}",status="{s}"}} {n}'
-            for (e, s), n in sorted(self.requests.items())
-        ]
-        lines += [
-            "# HELP citizen_graph_request_seconds_sum Time spent answering requests.",
-            "# TYPE citizen_graph_request_seconds_sum counter",
-            f"citizen_graph_request_seconds_sum {self.request_seconds_sum:.6f}",
-            "# HELP citizen_graph_upstream_calls_total Upstream calls (cached = served "
-            "by the gateway's cache).",
-            "# TYPE citizen_graph_upstream_calls_total counter",
-        ]
-        lines += [
-            f'citizen_graph_upstream_calls_total{{source="{src}",operation="{op}",'
-            f'status="{st}"}} {n}'
-            for (src, op, st), n in sorted(self.upstream_calls.items())
-        ]
-        lines += [
-            "# HELP citizen_graph_circuit_open 1 when the upstream's circuit is open or "
-            "half open (probing).",
-            "# TYPE citizen_graph_circuit_open gauge",
-        ]
-        lines += [
-            f'citizen_graph_circuit_open{{source="{src}"}} {int(state != "closed")}'
-            for src, state in sorted(circuits.items())
-        ]
-        lines += [
-            "# HELP citizen_graph_client_circuits_open Clients whose own circuit of the "
-            "upstream is open or half open.",
-            "# TYPE citizen_graph_client_circuits_open gauge",
-        ]
-        lines += [
-            f'citizen_graph_client_circuits_open{{source="{src}"}} {n}'
-            for src, n in sorted((client_circuits or {}).items())
-        ]
-        return "\n".join(lines) + "\n"
+    for name in UVICORN_LOGGERS:  # uvicorn's own configuration, if any ran, undone
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = []
+        uvicorn_logger.propagate = True
+    access = logging.getLogger(ACCESS_LOGGER)
+    for installed in [f for f in access.filters if isinstance(f, AccessLogFilter)]:
+        access.removeFilter(installed)
+    access.addFilter(AccessLogFilter())

@@ -14,7 +14,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -31,13 +31,14 @@ from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
 from citizen_graph.ids import CitizenIdCodec
+from citizen_graph.metrics import CONTENT_TYPE, Metrics
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
 from citizen_graph.schema.errors import contract_error, schema_names
 from citizen_graph.schema.subjects import SubjectReader
 from citizen_graph.settings import Settings
 from citizen_graph.shared.state import SharedState
-from citizen_graph.telemetry import Metrics
+from citizen_graph.tracing import Tracing
 
 ANONYMOUS = Caller("anonymous", "", "", (), None)
 logger = logging.getLogger("citizen_graph.views")
@@ -59,6 +60,7 @@ class Services:
     subjects: SubjectReader
     admission: Admission
     quotas: Quotas
+    tracing: Tracing
     shared: SharedState | None = None  # [redis] url: the state shared between processes
 
 
@@ -119,6 +121,8 @@ class GraphQLView(GraphQL[Context, None]):
             audit=services.audit,
             admission=services.admission,
             quotas=services.quotas,
+            metrics=services.metrics,
+            tracer=services.tracing.tracer,
             keys=CITIZEN_KEYS,
             response=response,
         )
@@ -151,8 +155,14 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    text = services.metrics.render(
+    refresh_states(services)
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def refresh_states(services: Services) -> None:
+    """This process's circuits and Redis into the metrics' gauges."""
+    services.metrics.state(
         services.connectors.circuit_states(),
         services.connectors.open_client_circuits(),
+        services.shared.status if services.shared is not None else None,
     )
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

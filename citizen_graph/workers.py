@@ -19,6 +19,7 @@ from types import FrameType
 import uvicorn
 
 from citizen_graph.serving import SERVER_OPTIONS, listening_socket
+from citizen_graph.telemetry import configure_logging
 
 APP = "citizen_graph.app:create_app_from_environment"
 
@@ -55,7 +56,9 @@ def serve_workers(host: str, port: int, workers: int) -> int:
 
 
 def run_worker(host: str, port: int) -> None:
-    """One worker: its own SO_REUSEPORT socket, the app built from the environment."""
+    """One worker: its own SO_REUSEPORT socket, the app built from the environment, its
+    logs the parent's (JSON lines, request ids): a spawned interpreter starts without."""
+    configure_logging()
     sock = listening_socket(host, port, reuse_port=True)
     config = uvicorn.Config(
         APP,

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.datastructures import Secret
 
 from citizen_graph.app import create_app
@@ -133,7 +134,7 @@ def start_gateway(
         overrides = {"audit": {"file": str(audit_file)}} | overrides
         app = create_app(gateway_settings(sandbox_server.url, **overrides))
         server = ThreadedServer(app).start()
-        client = GatewayClient(server.url, audit_file)
+        client = GatewayClient(server.url, audit_file, app)
         started.append((server, client))
         return client
 
@@ -149,9 +150,10 @@ def gateway(start_gateway: Callable[..., GatewayClient]) -> GatewayClient:
 
 
 class GatewayClient:
-    def __init__(self, url: str, audit_file: Path) -> None:
+    def __init__(self, url: str, audit_file: Path, app: Any = None) -> None:
         self.url = url
         self.audit_file = audit_file
+        self.app = app  # the Starlette app, for tests that look at its services
         self.http = httpx.Client(base_url=url, timeout=30)
 
     def post(
@@ -185,6 +187,17 @@ def upstream_calls(sandbox: httpx.Client, upstream: str, route_part: str = "") -
         n
         for route, n in stats["routes"].items()
         if route_part in route and not route.endswith("/token")
+    )
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """From `/metrics` text, read with prometheus_client's parser: the sum of the samples
+    named `name` whose labels include `labels`."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
     )
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from citizen_graph.auth.audit import AuditConfig, AuditLog
+from citizen_graph.auth.credentials import DEMO_KEYS
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
 from tests.schema.test_limits import fan_out
@@ -97,8 +101,9 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
-    assert "GraphiQL at" in output
-    assert "demo-family-portal" in output
+    banner = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert banner[0]["message"] == f"GraphiQL at {url}/graphql"
+    assert "demo-family-portal" in {line.get("demo_key") for line in banner}
     record, refusal, seal = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert json.loads(record)["outcome"] == "ok"
     assert json.loads(refusal)["refusal"]["code"] == "QUERY_TOO_COMPLEX"
@@ -186,7 +191,7 @@ def test_audit_verify_exits_1_under_another_chain_secret(
     assert exited.value.code == 1
     out = capsys.readouterr()
     assert f"{path}.seal: the seal file is not signed by the chain key" in out.out
-    assert "the chain is broken" in out.err
+    assert "1 of 1 chain(s) broken" in out.err
 
 
 def test_audit_verify_exits_2_when_the_config_lacks_the_chain_secret(
@@ -266,3 +271,142 @@ def test_workers_split_the_rate_limits_and_keep_no_limit_as_none(
     prepared = _prepare_workers(settings)
     assert prepared.api_particulier.rate_limit_per_s == 10
     assert prepared.ban.rate_limit_per_s == 0  # "none" is not turned into 1 call/s
+
+
+def test_workers_on_a_redis_keep_the_whole_rate_which_redis_counts_for_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from citizen_graph.cli import _prepare_workers
+    from citizen_graph.settings import Settings
+
+    monkeypatch.setenv("CITIZEN_GRAPH_SANDBOX_ENABLED", "false")
+    monkeypatch.setenv("CITIZEN_GRAPH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings = Settings()
+    settings = dataclasses.replace(
+        settings,
+        server=dataclasses.replace(settings.server, workers=2),
+        redis=dataclasses.replace(settings.redis, url="redis://127.0.0.1:6379/0"),
+    )
+    prepared = _prepare_workers(settings)
+    assert prepared.api_particulier.rate_limit_per_s == 20
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """`serve` up to the server's start: the servers record their arguments instead, and
+    what `serve` writes into the environment and the root logger is undone afterwards."""
+    for name in (
+        "SERVER_HOST",
+        "SERVER_PORT",
+        "SERVER_WORKERS",
+        "SANDBOX_URL",
+        "CONFIG",
+    ):
+        monkeypatch.setenv(f"CITIZEN_GRAPH_{name}", "recorded")
+        monkeypatch.delenv(f"CITIZEN_GRAPH_{name}")
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        "citizen_graph.cli.uvicorn.run", lambda app, **kw: calls.append(kw)
+    )
+    monkeypatch.setattr(
+        "citizen_graph.cli.serve_workers", lambda *args: calls.append({"workers": args})
+    )
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield calls
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+NETWORK_SANDBOX = (
+    "pass --sandbox to serve the demo keys on a network, "
+    "or --config for a real deployment"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--host", "0.0.0.0"],
+        ["--host", "::"],
+        ["--host", "192.0.2.10"],
+        [
+            "--host",
+            "gateway.internal",
+        ],  # a name other than localhost may resolve anywhere
+        ["--host", "0.0.0.0", "--workers", "2"],
+    ],
+    ids=" ".join,
+)
+def test_serve_refuses_the_sandbox_on_a_network_host_without_the_sandbox_flag(
+    argv: list[str],
+    served: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *argv])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert f"{argv[1]} is not a loopback address" in err
+    assert NETWORK_SANDBOX in err
+    assert served == []
+
+
+def test_serve_refuses_a_network_host_named_by_the_environment_too(
+    served: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CITIZEN_GRAPH_SERVER_HOST", "0.0.0.0")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve"])
+    assert exited.value.code == 1
+    assert NETWORK_SANDBOX in capsys.readouterr().err
+    assert served == []
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"]
+)
+def test_serve_runs_the_sandbox_on_a_loopback_host_without_the_flag(
+    host: str, served: list[dict[str, Any]]
+) -> None:
+    main(["serve", "--host", host])
+    assert [call["host"] for call in served] == [host]
+
+
+def test_serve_runs_the_sandbox_on_a_network_host_given_the_sandbox_flag(
+    served: list[dict[str, Any]],
+) -> None:
+    main(["serve", "--sandbox", "--host", "0.0.0.0"])
+    assert [call["host"] for call in served] == ["0.0.0.0"]
+
+
+def test_the_banner_is_json_log_lines_with_the_graphiql_url_and_each_demo_key(
+    served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["serve", "--port", "8123", "--sandbox-url", "http://127.0.0.1:8124"])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    graphiql, sandbox, *keys = lines
+    assert graphiql["message"] == "GraphiQL at http://127.0.0.1:8123/graphql"
+    assert graphiql["url"] == "http://127.0.0.1:8123/graphql"
+    assert sandbox["sandbox_url"] == "http://127.0.0.1:8124"
+    assert {key["demo_key"]: tuple(key["roles"]) for key in keys} == {
+        key: demo.roles for key, demo in DEMO_KEYS.items()
+    }
+    assert all(line["logger"] == "citizen_graph.cli" for line in lines)
+
+
+def test_a_configured_gateway_serves_a_network_host_and_announces_no_demo_key(
+    tmp_path: Path,
+    served: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[server]\nport = 8125\n")
+    main(["serve", "--config", str(config), "--host", "0.0.0.0"])
+    assert [call["host"] for call in served] == ["0.0.0.0"]
+    [banner] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert banner["url"] == "http://0.0.0.0:8125/graphql"

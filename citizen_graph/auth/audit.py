@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from citizen_graph.auth.audit_chain import (
     GENESIS,
+    MOVED_ASIDE,
     RESTART_EVENT,
     SEAL_FILE_MISSING,
     ChainBreak,
@@ -37,6 +38,9 @@ from citizen_graph.auth.audit_chain import (
     ChainReport,
     SealFile,
     Tail,
+    chains,
+    is_moved_aside,
+    is_side_file,
     json_object,
     read_seal_file,
     rotated_files,
@@ -64,7 +68,10 @@ __all__ = [
     "ChainReport",
     "SubjectHasher",
     "audit_record",
+    "chains",
     "find",
+    "is_moved_aside",
+    "is_side_file",
     "refusal_record",
     "rotated_files",
     "seal_path",
@@ -328,7 +335,7 @@ def _restart_record(aside: Path | None) -> dict[str, Any]:
 
 def _quarantine_name(path: Path) -> Path:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return path.with_name(f"{path.name}.unsealed-{stamp}")
+    return path.with_name(f"{path.name}{MOVED_ASIDE}{stamp}")
 
 
 def _fits(tail: Tail, mark: str | None, sealed: SealFile, key: ChainKey) -> bool:

@@ -19,6 +19,11 @@ from typing import Any
 
 GENESIS = "0" * 64
 ROTATED_SUFFIX = re.compile(r"\.\d{8}T\d{12}Z")  # audit.jsonl.20261129T014012123456Z
+MOVED_ASIDE = (
+    ".unsealed-"  # audit.jsonl.unsealed-20261129T014012123456Z: found without a seal
+)
+# Beside each chain, never part of it: its seal file, the writer's lock, a seal being written.
+SIDE_SUFFIXES = (".seal", ".lock", ".tmp")
 RESTART_EVENT = "chain_restarted"  # the writer found its file or seal file missing
 UNSEALED_NOTE = "not sealed: the gateway is running or did not stop cleanly"
 SEAL_FILE_MISSING = (
@@ -89,6 +94,40 @@ def rotated_files(path: Path) -> list[Path]:
         for candidate in path.parent.glob(path.name + ".*")
         if ROTATED_SUFFIX.fullmatch(candidate.name.removeprefix(path.name))
     )
+
+
+def chains(paths: Iterable[Path]) -> list[list[Path]]:
+    """Audit files grouped into chains, each oldest first: a live file after its rotated files
+    (`audit.jsonl.<stamp>`…, `audit.jsonl`). Each worker's and each replica's file is a chain
+    of its own; side files are left out, and a file named twice is read once."""
+    grouped: dict[Path, dict[Path, Path]] = {}
+    for path in paths:
+        if not is_side_file(path):
+            real = path.resolve()
+            grouped.setdefault(live_file(real), {}).setdefault(real, path)
+    return [
+        [
+            files[real]
+            for real in sorted(files, key=lambda p: (live_file(p) == p, p.name))
+        ]
+        for _, files in sorted(grouped.items())
+    ]
+
+
+def live_file(path: Path) -> Path:
+    """The file a rotated file was rotated from; any other file is its own live file."""
+    rotated = re.search(ROTATED_SUFFIX.pattern + r"\Z", path.name)
+    return path.with_name(path.name[: rotated.start()]) if rotated else path
+
+
+def is_side_file(path: Path) -> bool:
+    return path.name.endswith(SIDE_SUFFIXES)
+
+
+def is_moved_aside(path: Path) -> bool:
+    """A file the writer moved aside at start-up (its seal file was missing)."""
+    name, _, stamp = path.name.rpartition(MOVED_ASIDE)
+    return bool(name) and ROTATED_SUFFIX.fullmatch("." + stamp) is not None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from citizen_graph.errors import (
     RateLimited,
 )
 from citizen_graph.settings import LimitSettings
+from citizen_graph.tracing import span
 
 
 class Hollow:
@@ -43,17 +44,20 @@ class Authorize(SchemaExtension):
         execution = self.execution_context
         context: Any = execution.context
         if execution.graphql_document is not None:
-            decision = decide(
-                execution.schema._schema,
-                execution.graphql_document,
-                execution.operation_name,
-                execution.variables,
-                context.policy,
-                context.caller.role,
-                context.subject_reader,
-                context.caller.uncovered,
-                context.caller.access.habilitation or None,
-            )
+            with span(context.tracer, "authorize") as traced:
+                decision = decide(
+                    execution.schema._schema,
+                    execution.graphql_document,
+                    execution.operation_name,
+                    execution.variables,
+                    context.policy,
+                    context.caller.role,
+                    context.subject_reader,
+                    context.caller.uncovered,
+                    context.caller.access.habilitation or None,
+                )
+                if traced is not None:
+                    traced.set_attributes(_decided(decision, context.caller.role))
             context.decision = decision
             refusal = _refusal(decision, context.limits)
             if refusal is not None:
@@ -93,16 +97,29 @@ class Admit(SchemaExtension):
         decision: Decision | None = context.decision
         if decision is not None and decision.complete and not decision.refused:
             caller = context.caller
+            reason = "admission"
             try:
-                context.admission.check(
-                    decision.calls, decision.citizens, caller.access
-                )
-                if caller.quota is not None:
-                    citizens = looked_up(
-                        decision.subjects, decision.calls, context.keys
+                with span(context.tracer, "admit") as traced:
+                    if traced is not None:
+                        traced.set_attributes(
+                            {
+                                f"citizen_graph.calls.{s}": n
+                                for s, n in decision.calls.items()
+                            }
+                        )
+                    context.admission.check(
+                        decision.calls, decision.citizens, caller.access
                     )
-                    await context.quotas.count(caller.client_id, caller.quota, citizens)
+                    if caller.quota is not None:
+                        reason = "quota"
+                        citizens = looked_up(
+                            decision.subjects, decision.calls, context.keys
+                        )
+                        await context.quotas.count(
+                            caller.client_id, caller.quota, citizens
+                        )
             except RateLimited as refusal:
+                context.metrics.refused(reason)
                 decision.refused = True
                 execution.result = GraphQLExecutionResult(
                     data=None,
@@ -111,6 +128,17 @@ class Admit(SchemaExtension):
                 context.response.status_code = refusal.http_status
                 context.response.headers["Retry-After"] = str(refusal.retry_after_s)
         yield
+
+
+def _decided(decision: Decision, role: str) -> dict[str, Any]:
+    """The decision's shape for its span: counts and names, never a value."""
+    return {
+        "citizen_graph.role": role,
+        "citizen_graph.citizens": decision.citizens,
+        "citizen_graph.fields_permitted": len(decision.allowed),
+        "citizen_graph.fields_denied": len(decision.denied),
+        "citizen_graph.cost": decision.cost,
+    }
 
 
 def _refusal(decision: Decision, limits: LimitSettings) -> CitizenGraphError | None:

@@ -17,11 +17,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from citizen_graph import request_scope
 from citizen_graph.connectors._resilience import (
@@ -141,6 +142,26 @@ def _network_error(cause: BaseException | None) -> type[httpx.TransportError] | 
     return None
 
 
+class CallObserver(Protocol):
+    """Told of each exchange as it ends, and of each wait for a rate slot (the metrics)."""
+
+    def upstream_call(
+        self, source: str, operation: str, status: int | None, seconds: float
+    ) -> None: ...
+
+    def rate_wait(self, source: str, seconds: float) -> None: ...
+
+
+class _Unobserved:
+    def upstream_call(
+        self, source: str, operation: str, status: int | None, seconds: float
+    ) -> None:
+        pass
+
+    def rate_wait(self, source: str, seconds: float) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class _Call:
     operation: str
@@ -161,11 +182,15 @@ class UpstreamClient:
     ) -> None:
         self.config = config
         self.source = config.source
-        self.circuits = Circuits(config.breaker_threshold, config.breaker_open_s)
+        self.circuits = Circuits(
+            config.breaker_threshold, config.breaker_open_s, source=config.source
+        )
         # One limiter per credential (API Particulier: 20 calls/s per token; BAN: one for
         # the gateway's IP); without a configured rate it still honours Retry-After (429).
         self._limiters: dict[str, Limiter] = {}
         self._new_limiter: LimiterFactory = _local_limiter
+        self._observer: CallObserver = _Unobserved()
+        self._tracer: Tracer | None = None
         self._latency_s = LATENCY_PRIOR_S  # moving average of answered calls
         self._underway = 0  # calls between their rate slot and their answer
         self._reserved = 0  # calls admitted, not started (every credential)
@@ -213,6 +238,14 @@ class UpstreamClient:
     def _release(self, credential: str, calls: int) -> None:
         self._reserved = max(0, self._reserved - calls)
         self.limiter(credential).release(calls)
+
+    def observe(self, observer: CallObserver) -> None:
+        """Tell `observer` of every exchange and rate wait from now on."""
+        self._observer = observer
+
+    def trace(self, tracer: Tracer) -> None:
+        """A span per exchange from now on (tracing.py)."""
+        self._tracer = tracer
 
     def share_limits(self, limiters: LimiterFactory) -> None:
         """Make every credential's limiter with `limiters` from now on (the shared ones,
@@ -343,6 +376,42 @@ class UpstreamClient:
         admission: Admission,
         limiter: Limiter,
     ) -> httpx.Response | None:
+        if self._tracer is None:
+            return await self._exchange(call, request, admission, limiter)
+        attributes = {
+            "citizen_graph.source": self.source,
+            "citizen_graph.operation": call.operation,
+            "http.request.method": request.method,
+        }
+        if call.habilitation:
+            attributes["citizen_graph.habilitation"] = call.habilitation
+        with self._tracer.start_as_current_span(
+            f"{self.source} {call.operation}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,  # an exception's text may hold the URL
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                response = await self._exchange(call, request, admission, limiter)
+            except Exception as error:  # the project's own: its type names the failure
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                raise
+            if response is None:
+                span.set_status(Status(StatusCode.ERROR, "no answer"))
+            else:
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    async def _exchange(
+        self,
+        call: _Call,
+        request: httpx.Request,
+        admission: Admission,
+        limiter: Limiter,
+    ) -> httpx.Response | None:
         started = time.monotonic()
         remaining = request_scope.remaining_s(self.config.read_timeout_s)
         if remaining <= 0:
@@ -372,12 +441,15 @@ class UpstreamClient:
         return response
 
     async def _throttle(self, limiter: Limiter, max_wait_s: float) -> None:
+        started = time.monotonic()
         try:
             await limiter.acquire(max_wait_s)
         except RateLimitExceeded:
             raise UpstreamUnavailable(
                 self.source, "The upstream's rate limit leaves no slot in time."
             ) from None
+        finally:
+            self._observer.rate_wait(self.source, time.monotonic() - started)
 
     def _answered(
         self,
@@ -426,7 +498,9 @@ class UpstreamClient:
     def _journal(
         self, call: _Call, started: float, status: int | None, request_id: str | None
     ) -> None:
-        duration_ms = (time.monotonic() - started) * 1000
+        duration_s = time.monotonic() - started
+        self._observer.upstream_call(self.source, call.operation, status, duration_s)
+        duration_ms = duration_s * 1000
         request_scope.record(
             request_scope.UpstreamCall(
                 self.source,

@@ -13,7 +13,9 @@ Circuits have two levels, so that one client cannot cut an upstream for the othe
   or `threshold` upstream-wide failures (connection refused or reset, the gateway's credentials
   refused), which no client can choose. An error about one person never counts there.
 - a 429 counts nowhere (see `UpstreamClient._answered`).
-Both levels half-open after `open_s` and let one probe through.
+Both levels half-open after `open_s` and let one probe through. Each logs its transitions,
+not its failures: one WARNING line when it opens, one INFO line when it closes again (a
+failed probe keeps it open: no new line).
 
 Each takes its clock (and the limiter its sleep) as an argument, so tests move time instead
 of waiting for it.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -32,19 +35,32 @@ from typing import Protocol
 
 MAX_CLIENTS = 1024  # own circuits kept per upstream; the least recently used goes first
 
+logger = logging.getLogger("citizen_graph.circuits")
+
 Clock = Callable[[], float]  # seconds, monotonic
 Sleep = Callable[[float], Awaitable[None]]
 
 
 class CircuitBreaker:
-    """Opens after `threshold` consecutive failures; one probe is let through after `open_s`."""
+    """Opens after `threshold` consecutive failures; one probe is let through after `open_s`.
+
+    `source` names the upstream in the log lines of its transitions, `client` the calling
+    client (a public organisation id) whose own circuit it is; None: the shared circuit.
+    """
 
     def __init__(
-        self, threshold: int, open_s: float, clock: Clock = time.monotonic
+        self,
+        threshold: int,
+        open_s: float,
+        clock: Clock = time.monotonic,
+        source: str = "",
+        client: str | None = None,
     ) -> None:
         self._threshold = threshold
         self._open_s = open_s
         self._clock = clock
+        self._source = source
+        self._client = client
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
@@ -76,6 +92,8 @@ class CircuitBreaker:
         self._probing = False
 
     def success(self) -> None:
+        if self._opened_at is not None:
+            self._log(logging.INFO, "closed")
         self._failures = 0
         self._opened_at = None
         self._probing = False
@@ -87,9 +105,19 @@ class CircuitBreaker:
 
     def trip(self) -> None:
         """Open now, whatever the count (the shared level decides on its own evidence)."""
+        if self._opened_at is None:
+            self._log(logging.WARNING, f"opened for {self._open_s:g} s")
         self._failures = 0
         self._opened_at = self._clock()
         self._probing = False
+
+    def _log(self, level: int, change: str) -> None:
+        extra = {"source": self._source, "circuit": "shared"}
+        whose = "shared"
+        if self._client is not None:
+            extra |= {"circuit": "client", "client": self._client}
+            whose = f"client {self._client}'s"
+        logger.log(level, "%s %s circuit %s", self._source, whose, change, extra=extra)
 
 
 class Failure(enum.Enum):
@@ -123,12 +151,14 @@ class Circuits:
         open_s: float,
         max_clients: int = MAX_CLIENTS,
         clock: Clock = time.monotonic,
+        source: str = "",
     ) -> None:
         self._threshold = threshold
         self._open_s = open_s
         self._max_clients = max_clients
         self._clock = clock
-        self.shared = CircuitBreaker(threshold, open_s, clock)
+        self._source = source  # the upstream's name, for the circuits' log lines
+        self.shared = CircuitBreaker(threshold, open_s, clock, source)
         self._own: OrderedDict[str, CircuitBreaker] = OrderedDict()
         # The shared level's failures in a row: by client, and how many were upstream-wide.
         self._streak: dict[str, int] = {}
@@ -210,7 +240,7 @@ class Circuits:
         breaker = self._own.get(client)
         if breaker is None:
             breaker = self._own[client] = CircuitBreaker(
-                self._threshold, self._open_s, self._clock
+                self._threshold, self._open_s, self._clock, self._source, client
             )
             if len(self._own) > self._max_clients:
                 self._own.popitem(last=False)

@@ -1,4 +1,7 @@
-"""Take a safe X-Request-Id or make one; echo it on the response."""
+"""Take a safe X-Request-Id or make one; echo it on the response.
+
+Bound for the whole request from here on, so that every line it logs carries it, the
+refusals and uvicorn's access line included."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citizen_graph import request_scope
 from citizen_graph.auth.credentials import carries_identifier
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -35,4 +39,5 @@ class RequestIdMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with request_scope.bound_request_id(request_id):
+            await self.app(scope, receive, send_with_id)

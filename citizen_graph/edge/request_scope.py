@@ -7,7 +7,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizen_graph import request_scope
-from citizen_graph.telemetry import Metrics
+from citizen_graph.metrics import Metrics
 
 
 class RequestScope:
@@ -28,10 +28,8 @@ class RequestScope:
 
         with request_scope.open_scope(
             self.deadline_s, scope.get("citizen_graph.request_id", "")
-        ) as journal:
+        ):
             try:
                 await self.app(scope, receive, send_counted)
             finally:
-                self.metrics.observe_request(
-                    status, time.monotonic() - started, journal.calls
-                )
+                self.metrics.request(status, time.monotonic() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
 
@@ -34,14 +35,18 @@ async def open_shared(
 
 
 def share(
-    settings: Settings, state: SharedState, connectors: Connectors
+    settings: Settings,
+    state: SharedState,
+    connectors: Connectors,
+    on_lookup: Callable[[str, str], None],
 ) -> tuple[UpstreamCache, SharedQuotas]:
     """The cache, the rate limits and the quotas, shared through Redis."""
     hold_s = settings.server.request_deadline_s + 1.0  # a claim outlives its request
     tier = SharedCache(state, operations(), settings.cache, hold_s)
     for client in connectors.clients:
         client.share_limits(partial(_shared_limiter, state, client.source))
-    return UpstreamCache(settings.cache, shared=tier), SharedQuotas(state)
+    cache = UpstreamCache(settings.cache, shared=tier, on_lookup=on_lookup)
+    return cache, SharedQuotas(state)
 
 
 def _shared_limiter(

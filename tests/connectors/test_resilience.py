@@ -1,5 +1,7 @@
 """Circuits, limiter and retry budget: pure logic on a fake clock, counted, never timed."""
 
+import logging
+
 import pytest
 
 from citizen_graph.connectors._resilience import (
@@ -408,3 +410,51 @@ def test_own_circuits_are_bounded(clock: FakeClock) -> None:
         fail(circuits, client, 1, Failure.SUBJECT)
     assert circuits.open_clients() == 2
     assert circuits.state_of("a") == "closed"  # the least recently used went first
+
+
+def circuit_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "citizen_graph.circuits"]
+
+
+def circuit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in circuit_records(caplog)]
+
+
+def test_the_shared_circuit_logs_one_line_when_it_opens_and_one_when_it_closes(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="citizen_graph.circuits")
+    circuits = Circuits(threshold=3, open_s=30.0, clock=clock, source="dgfip")
+    for client in ("a", "b", "c"):  # connection refused, seen by three clients
+        fail(circuits, client, 1, Failure.UPSTREAM)
+    assert circuits.admit("d") is None  # failing fast: no line per refused call
+    clock.advance(30.0)
+    fail(circuits, "d", 1, Failure.UPSTREAM)  # a failed probe: still open, no new line
+    clock.advance(30.0)
+    succeed(circuits, "d")
+    succeed(circuits, "d")
+    assert circuit_lines(caplog) == [
+        ("WARNING", "dgfip shared circuit opened for 30 s"),
+        ("INFO", "dgfip shared circuit closed"),
+    ]
+    for record in circuit_records(caplog):
+        assert (vars(record)["source"], vars(record)["circuit"]) == ("dgfip", "shared")
+
+
+def test_a_clients_own_circuit_logs_its_opening_and_closing_with_the_client_id(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="citizen_graph.circuits")
+    circuits = Circuits(threshold=3, open_s=30.0, clock=clock, source="api_particulier")
+    fail(circuits, "21350238800019", 3, Failure.SUBJECT)
+    assert circuits.admit("21350238800019") is None
+    clock.advance(30.0)
+    succeed(circuits, "21350238800019")
+    assert circuit_lines(caplog) == [
+        ("WARNING", "api_particulier client 21350238800019's circuit opened for 30 s"),
+        ("INFO", "api_particulier client 21350238800019's circuit closed"),
+    ]
+    for record in circuit_records(caplog):
+        assert vars(record)["circuit"] == "client"
+        assert vars(record)["client"] == "21350238800019"
+    assert circuits.shared.state == "closed"  # an error about one person: shared silent

@@ -20,6 +20,7 @@ from tests.conftest import (
     SOCIAL,
     GatewayClient,
     configured_settings,
+    metric,
     serving,
     upstream_calls,
 )
@@ -141,12 +142,9 @@ def gateway_without_api_particulier(
 
 
 def attempted_calls(gateway: GatewayClient, upstream: str) -> int:
-    """Upstream exchanges the gateway itself journalled (answered or failed)."""
-    prefix = f'citizen_graph_upstream_calls_total{{source="{upstream}"'
-    lines = gateway.http.get("/metrics").text.splitlines()
-    return sum(
-        int(float(line.split()[-1])) for line in lines if line.startswith(prefix)
-    )
+    """Upstream exchanges the gateway itself counted (answered or failed)."""
+    text = gateway.http.get("/metrics").text
+    return int(metric(text, "citizen_graph_upstream_calls_total", source=upstream))
 
 
 def test_connection_errors_seen_by_one_client_open_the_shared_circuit(

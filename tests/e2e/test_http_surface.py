@@ -1,6 +1,7 @@
-"""The HTTP surface: health, readiness, metrics, GraphiQL, request ids, viewer."""
+"""The HTTP surface: health, readiness, GraphiQL, request ids, viewer (metrics:
+test_metrics.py)."""
 
-from tests.conftest import ALICE, GatewayClient
+from tests.conftest import GatewayClient
 
 
 def test_healthz_answers_ok(gateway: GatewayClient) -> None:
@@ -16,20 +17,6 @@ def test_readyz_reports_each_upstreams_circuit(gateway: GatewayClient) -> None:
         "api_particulier": {"circuit": "closed", "clients_open": 0},
         "ban": {"circuit": "closed", "clients_open": 0},
     }
-
-
-def test_metrics_count_requests_and_upstream_calls(gateway: GatewayClient) -> None:
-    gateway.query(
-        "query($f: String) { citizen(fiscalNumber: $f) { identity { birthName } } }",
-        {"f": ALICE},
-    )
-    text = gateway.http.get("/metrics").text
-    assert 'citizen_graph_requests_total{endpoint="graphql",status="200"} 1' in text
-    assert (
-        'citizen_graph_upstream_calls_total{source="dgfip",operation="tax_history",status="200"} 1'
-        in text
-    )
-    assert ALICE not in text
 
 
 def test_browsers_get_graphiql(gateway: GatewayClient) -> None:

@@ -49,6 +49,7 @@ from citizen_graph.edge.request_scope import RequestScope
 from citizen_graph.edge.tracing import Traced
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import Metrics
+from citizen_graph.persisted import PersistedQueries
 from citizen_graph.sandbox import create_sandbox_app
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.schema.subjects import SubjectReader
@@ -136,6 +137,7 @@ def create_app(
                 admission=Admission(connectors, effective.server.request_deadline_s),
                 quotas=quotas,
                 tracing=tracing,
+                persisted=PersistedQueries(shared),
                 shared=shared,
             )
             graphql.endpoint = http_stage(services)

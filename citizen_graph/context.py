@@ -15,6 +15,7 @@ from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
 from citizen_graph.auth.credentials import Caller
 from citizen_graph.auth.decision import Decision
+from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import Quotas
 from citizen_graph.ids import CitizenIdCodec
@@ -32,6 +33,7 @@ class Context:
     ids: CitizenIdCodec
     limits: LimitSettings
     policy: Policy
+    views: SchemaViews  # what introspection shows each role
     subject_reader: SubjectReader
     audit: AuditLog
     admission: Admission

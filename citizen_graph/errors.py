@@ -3,6 +3,8 @@
     CitizenGraphError                    INTERNAL
     ├── BadUserInput                     BAD_USER_INPUT
     │   └── MethodNotAllowed             BAD_USER_INPUT    (HTTP 405)
+    ├── PersistedQueryNotFound           PERSISTED_QUERY_NOT_FOUND (HTTP 200)
+    ├── PersistedQueryNotAllowed         PERSISTED_QUERY_NOT_ALLOWED (HTTP 400)
     ├── MissingKey                       MISSING_KEY
     ├── QueryTooComplex                  QUERY_TOO_COMPLEX
     ├── AuthError
@@ -60,6 +62,23 @@ class BadUserInput(CitizenGraphError):
 class MethodNotAllowed(BadUserInput):
     http_status = 405
     default_message = "Send GraphQL requests as POST with a JSON body."
+
+
+class PersistedQueryNotFound(CitizenGraphError):
+    """Apollo's automatic persisted queries: the hash is unknown, send it with its query.
+    The message is the protocol's own: clients match it to retry with the query."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    http_status = 200
+    default_message = "PersistedQueryNotFound"
+
+
+class PersistedQueryNotAllowed(CitizenGraphError):
+    """A client restricted to its trusted documents sent another one."""
+
+    code = "PERSISTED_QUERY_NOT_ALLOWED"
+    http_status = 400
+    default_message = "This client may only run its trusted documents."
 
 
 class MissingKey(CitizenGraphError):

@@ -108,7 +108,9 @@ class LimitSettings:
     max_keys: int = 100  # citizens per request, across root fields and aliases
     # Upstream-backed Citizen fields × citizens (one upstream call each, at most).
     max_cost: int = 500
-    max_depth: int = 8  # introspection included
+    max_depth: int = 8
+    # Below `__schema` / `__type`: the standard introspection query is 11 deep.
+    max_introspection_depth: int = 15
     max_fields: int = 500  # field selections once fragments are expanded
     max_repeats: int = 10  # occurrences of one response key in one selection set
     max_aliases: int = 15

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from citizen_graph.auth.admission import Admission
@@ -25,13 +26,16 @@ from citizen_graph.auth.credentials import (
     Caller,
     Credentials,
 )
+from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import Quotas
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
+from citizen_graph.errors import CitizenGraphError
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import CONTENT_TYPE, Metrics
+from citizen_graph.persisted import PersistedQueries
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
 from citizen_graph.schema.errors import contract_error, schema_names
@@ -61,6 +65,7 @@ class Services:
     admission: Admission
     quotas: Quotas
     tracing: Tracing
+    persisted: PersistedQueries
     shared: SharedState | None = None  # [redis] url: the state shared between processes
 
 
@@ -71,11 +76,16 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(
             services.schema,
             graphql_ide="graphiql" if services.settings.server.graphiql else None,
-            allow_queries_via_get=False,
+            # Queries over GET only by a persisted query's hash: edge/methods.py refuses a
+            # GET carrying a document.
+            allow_queries_via_get=True,
             multipart_uploads_enabled=False,
         )
         self.services = services
         self.names = schema_names(services.schema._schema)  # kept in error messages
+        self.views = SchemaViews(
+            services.schema._schema, services.schema.as_str(), services.policy
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         """A JSON object (or an array, which Strawberry refuses as batching), or 400."""
@@ -106,6 +116,42 @@ class GraphQLView(GraphQL[Context, None]):
             ]
         return await super().process_result(request, result)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Browsers asking for HTML, with nothing to run; a GET carrying a persisted
+        query's hash is run (edge/methods.py), whatever its Accept header."""
+        params = request.query_params
+        return bool(
+            request.method == "GET"
+            and "query" not in params
+            and "extensions" not in params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """The persisted-operation protocols (persisted.py) before Strawberry's execution:
+        a refusal touches no citizen, so it is answered here, outside the GraphQL stage."""
+        try:
+            query = await self.services.persisted.resolve(
+                request_data.query, request_data.extensions
+            )
+        except CitizenGraphError as refusal:
+            sub_response.status_code = refusal.http_status
+            error = GraphQLError(refusal.message, extensions=refusal.extensions)
+            return ExecutionResult(data=None, errors=[error])
+        if query is not request_data.query:
+            request_data = replace(request_data, query=query)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services
         # GET only serves GraphiQL (queries over GET are refused before execution), so it
@@ -117,6 +163,7 @@ class GraphQLView(GraphQL[Context, None]):
             ids=services.ids,
             limits=services.settings.limits,
             policy=services.policy,
+            views=self.views,
             subject_reader=services.subjects,
             audit=services.audit,
             admission=services.admission,

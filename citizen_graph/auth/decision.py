@@ -79,11 +79,13 @@ class Decision:
     # The same per upstream (source → fields × citizens): admission's count of calls.
     calls: dict[str, int] = field(default_factory=dict)
     refused: bool = False  # set by the enforcement when a limit refuses the request
+    # `__schema`, `__type` or `_service` at the root: answered from the role's view.
+    introspects: bool = False
 
     @property
     def is_total(self) -> bool:
         """Nothing to intervene on: execution may run untouched."""
-        return not self.forbidden and not self.hollow
+        return not self.forbidden and not self.hollow and not self.introspects
 
     @property
     def subject_set(self) -> frozenset[CitizenKey]:
@@ -171,8 +173,10 @@ class _Walker:
         for key, nodes in groups.items():
             node = nodes[0]
             name = node.name.value
-            if name.startswith("__"):
-                continue  # __typename and introspection carry no citizen data
+            if name.startswith("__") or (not path and name == "_service"):
+                # No citizen data; what the schema shows is the role's (introspection.py).
+                decision.introspects |= not path and name != "__typename"
+                continue
             coordinate = f"{parent.name}.{name}"
             here = (*path, key)
             if not self.policy.may_read(decision.role, parent.name, name):

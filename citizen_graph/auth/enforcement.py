@@ -17,6 +17,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from citizen_graph.auth.decision import Decision, decide
+from citizen_graph.auth.introspection import NOT_INTROSPECTION
 from citizen_graph.auth.quotas import looked_up
 from citizen_graph.errors import (
     BadUserInput,
@@ -74,6 +75,13 @@ class Authorize(SchemaExtension):
         decision = info.context.decision
         if decision is None or decision.is_total:
             return _next(root, info, *args, **kwargs)
+        if decision.introspects:
+            context = info.context
+            answer = context.views.answer(
+                info, decision.role, context.caller.uncovered, kwargs
+            )
+            if answer is not NOT_INTROSPECTION:
+                return answer
         key = tuple(k for k in info.path.as_list() if isinstance(k, str))
         coordinate = decision.forbidden.get(key)
         if coordinate in decision.uncovered:

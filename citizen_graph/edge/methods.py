@@ -1,4 +1,6 @@
-"""POST runs queries; GET serves GraphiQL to browsers; anything else is refused (405)."""
+"""POST runs queries; GET runs a persisted query by its hash, or serves GraphiQL to
+browsers; anything else, a GET carrying a document included, is refused (405, the contract's
+JSON body)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,11 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen_graph.errors import MethodNotAllowed
+
+QUERY_OVER_GET = (
+    "Queries over GET are refused (a URL is kept in logs): POST them, or send a "
+    "persisted query's hash (extensions.persistedQuery)."
+)
 
 
 class Methods:
@@ -17,9 +24,14 @@ class Methods:
         if scope["method"] == "POST":
             await self.app(scope, receive, send)
             return
-        html = "text/html" in Headers(scope=scope).get("accept", "")
-        query = "query" in QueryParams(scope.get("query_string", b""))
-        if scope["method"] == "GET" and html and not query:
-            await self.ide(scope, receive, send)
-            return
+        if scope["method"] == "GET":
+            params = QueryParams(scope.get("query_string", b""))
+            if "query" in params:
+                raise MethodNotAllowed(QUERY_OVER_GET)
+            if "extensions" in params:  # a hash: the credential is checked next
+                await self.app(scope, receive, send)
+                return
+            if "text/html" in Headers(scope=scope).get("accept", ""):
+                await self.ide(scope, receive, send)
+                return
         raise MethodNotAllowed

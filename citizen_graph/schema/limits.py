@@ -2,11 +2,13 @@
 
 Each named fragment is summarised once and its summary reused wherever it is spread, so a
 document whose fragments spread the next one twice costs one visit per fragment, not 2^depth.
-The pass measures the operation as execution would expand it — depth (introspection
-included), fields, aliases, occurrences of one response key in one selection set (what makes
-validation quadratic) — and counts directives as written. The first limit exceeded refuses
-the document with one error, and validation (cached, Strawberry's `ValidationCache`) never
-runs on it.
+The pass measures the operation as execution would expand it: depth (an introspection
+field's subtree, and fragments on introspection types, against a larger bound of their own:
+the standard introspection query that code generators send is 11 deep, and `__schema` is
+allowed once per document), fields, aliases, occurrences of one response key in one
+selection set (what makes validation quadratic), and counts directives as written. The
+first limit exceeded refuses the document with one error, and validation (cached,
+Strawberry's `ValidationCache`) never runs on it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from strawberry.extensions import ValidationCache
 from citizen_graph.errors import BadUserInput, CitizenGraphError, QueryTooComplex
 from citizen_graph.settings import LimitSettings
 
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
 
 @dataclass
 class Summary:
@@ -42,6 +46,7 @@ class Summary:
     fields: int = 0  # field selections after expansion
     aliases: int = 0  # aliased selections after expansion
     introspections: int = 0  # `__schema` selections after expansion
+    introspection_levels: int = 0  # the same as `levels`, below `__schema` / `__type`
     keys: Counter[str] = field(default_factory=Counter)  # response keys at this level
 
 
@@ -110,6 +115,7 @@ class _Pass:
         self.summaries: dict[str, Summary | None] = {}  # None: being summarised
         self.shape = Shape()
         self.nesting = 0  # fields above the selection set being read
+        self.introspecting = 0  # of them, `__schema` or `__type` fields
 
     def run(self, operation_name: str | None) -> None:
         operations = [
@@ -142,6 +148,11 @@ class _Pass:
         if depth > limits.max_depth:
             self._refuse(
                 f"The operation exceeds the maximum depth of {limits.max_depth}."
+            )
+        if summary.introspection_levels - 1 > limits.max_introspection_depth:
+            self._refuse(
+                "The introspection exceeds the maximum depth of "
+                f"{limits.max_introspection_depth}."
             )
         if summary.fields > limits.max_fields:
             self._refuse(
@@ -177,15 +188,27 @@ class _Pass:
 
     def _field(self, node: FieldNode, summary: Summary) -> None:
         below = None
+        meta = node.name.value in INTROSPECTION_FIELDS
         if node.selection_set:
             self.nesting += 1  # refuse on the way down: no deep recursion either
-            if self.nesting > self.limits.max_depth + 1:
-                self._refuse(
-                    f"The operation exceeds the maximum depth of {self.limits.max_depth}."
-                )
+            self.introspecting += meta
+            bound = self.limits.max_depth
+            if self.introspecting:
+                bound = max(bound, self.limits.max_introspection_depth)
+            if self.nesting > bound + 1:
+                self._refuse(f"The operation exceeds the maximum depth of {bound}.")
             below = self._selection_set(node.selection_set)
             self.nesting -= 1
-        summary.levels = max(summary.levels, 1 + (below.levels if below else 0))
+            self.introspecting -= meta
+        levels = 1 + (below.levels if below else 0)
+        if meta:  # its subtree counts against the introspection's bound only
+            summary.introspection_levels = max(summary.introspection_levels, levels)
+        else:
+            summary.levels = max(summary.levels, levels)
+        if below is not None:
+            summary.introspection_levels = max(
+                summary.introspection_levels, 1 + below.introspection_levels
+            )
         summary.fields += 1 + (below.fields if below else 0)
         summary.aliases += (1 if node.alias else 0) + (below.aliases if below else 0)
         summary.introspections += (node.name.value == "__schema") + (
@@ -204,12 +227,25 @@ class _Pass:
             return None  # validation reports the unknown fragment
         self.summaries[name] = None
         self.shape.fragments_expanded += 1
+        # A fragment on an introspection type (`on __Type`) is introspection wherever
+        # it is spread: its depth counts against the introspection's bound.
+        meta = fragment.type_condition.name.value.startswith("__")
+        self.introspecting += meta
         summary = self._selection_set(fragment.selection_set)
+        self.introspecting -= meta
+        if meta:
+            summary.introspection_levels = max(
+                summary.introspection_levels, summary.levels
+            )
+            summary.levels = 0
         self.summaries[name] = summary
         return summary
 
     def _add(self, summary: Summary, other: Summary) -> None:
         summary.levels = max(summary.levels, other.levels)
+        summary.introspection_levels = max(
+            summary.introspection_levels, other.introspection_levels
+        )
         summary.fields += other.fields
         summary.aliases += other.aliases
         summary.introspections += other.introspections

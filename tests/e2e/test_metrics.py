@@ -147,7 +147,7 @@ def two_workers(sandbox: httpx.Client, tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # two interpreters starting on a busy machine
         while True:
             try:
                 if httpx.get(f"{url}/readyz").status_code == 200:

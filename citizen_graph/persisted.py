@@ -1,0 +1,134 @@
+"""Persisted operations: Apollo's automatic persisted queries, and trusted documents.
+
+APQ (the protocol of Apollo Client's persisted-query link and urql's `persistedExchange`):
+a request carries `extensions.persistedQuery = {"version": 1, "sha256Hash": h}`;
+- with no `query`: the stored document of hash `h`, or the error `PersistedQueryNotFound`
+  (code PERSISTED_QUERY_NOT_FOUND, HTTP 200), on which the client sends it again with its
+  query;
+- with its `query`: the SHA-256 of the query must be `h` (else BAD_USER_INPUT "provided sha
+  does not match query"), and the document is stored for the next time.
+GET is served for hashed requests only (`edge/methods.py`): a document never travels in a
+URL, where access logs and proxies keep it.
+
+The store is bounded by bytes in this process (least recently used out first) and, with a
+Redis, shared by every replica: sealed like the cache's answers (a document may carry an
+inline identifier), named by a keyed hash, with a TTL.
+
+Trusted documents: a client may have a manifest (hash → document) in the clients file; one
+marked `trusted_documents_only` runs nothing else (PERSISTED_QUERY_NOT_ALLOWED).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cachetools import LRUCache
+
+from citizen_graph.errors import (
+    BadUserInput,
+    PersistedQueryNotAllowed,
+    PersistedQueryNotFound,
+)
+from citizen_graph.shared.state import SharedState, SharedUnavailable
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+STORE_BYTES = 20_000_000  # this process's store: documents' total size
+STORE_TTL_S = 86_400  # in Redis
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustedDocuments:
+    """A client's manifest: the only documents it may run when `only`."""
+
+    documents: Mapping[str, str]  # sha256 (hex) → document
+    only: bool = True
+
+
+def sha256(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+class PersistedQueries:
+    def __init__(self, shared: SharedState | None = None) -> None:
+        self._local: LRUCache[str, str] = LRUCache(STORE_BYTES, getsizeof=len)
+        self._shared = shared
+
+    async def resolve(
+        self,
+        query: str | None,
+        extensions: Mapping[str, Any] | None,
+        trusted: TrustedDocuments | None = None,
+    ) -> str | None:
+        """The document to run: `query`, or the one its hash names; raises the
+        protocol's errors. None: no query and no persisted one (Strawberry refuses it)."""
+        persisted = (extensions or {}).get("persistedQuery")
+        if persisted is None:
+            if _refused(query, trusted):
+                raise PersistedQueryNotAllowed
+            return query
+        digest = _digest(persisted)
+        if query is not None:
+            if sha256(query) != digest:
+                raise BadUserInput("provided sha does not match query")
+            if trusted is not None and trusted.only and digest not in trusted.documents:
+                raise PersistedQueryNotAllowed
+            await self._store(digest, query)
+            return query
+        if trusted is not None and digest in trusted.documents:
+            return trusted.documents[digest]
+        if trusted is not None and trusted.only:
+            raise PersistedQueryNotAllowed
+        document = await self._lookup(digest)
+        if document is None:
+            raise PersistedQueryNotFound
+        return document
+
+    async def _lookup(self, digest: str) -> str | None:
+        document = self._local.get(digest)
+        if document is not None or self._shared is None or not self._shared.available:
+            return document
+        name = self._shared.name("persisted", digest)
+        with contextlib.suppress(SharedUnavailable):
+            sealed = await self._shared.run(lambda r: r.get(name))
+            plain = (
+                self._shared.unseal(sealed, name) if isinstance(sealed, bytes) else None
+            )
+            if plain is not None:
+                document = plain.decode()
+                if sha256(document) == digest:  # opened under our key: still checked
+                    self._local[digest] = document
+                    return document
+        return None
+
+    async def _store(self, digest: str, document: str) -> None:
+        if digest in self._local:
+            return
+        if len(document) < STORE_BYTES:
+            self._local[digest] = document
+        if self._shared is None or not self._shared.available:
+            return
+        name = self._shared.name("persisted", digest)
+        sealed = self._shared.seal(document.encode(), name)
+        with contextlib.suppress(SharedUnavailable):
+            await self._shared.run(lambda r: r.set(name, sealed, ex=STORE_TTL_S))
+
+
+def _refused(query: str | None, trusted: TrustedDocuments | None) -> bool:
+    """A document sent in full by a client that may run only its trusted ones."""
+    if trusted is None or not trusted.only:
+        return False
+    return query is None or sha256(query) not in trusted.documents
+
+
+def _digest(persisted: Any) -> str:
+    if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
+        raise BadUserInput("PersistedQueryNotSupported")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        raise BadUserInput("persistedQuery.sha256Hash must be 64 lowercase hex digits.")
+    return digest

@@ -17,10 +17,12 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen_graph.auth.admission import Admission
+from citizen_graph.auth.agents import agent_tokens
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import (
     DEMO_KEYS,
@@ -76,6 +78,7 @@ SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
 SANDBOX_CHAIN_SECRET = "citizen-graph-sandbox-audit-chain-secret"  # sandbox mode only
 SANDBOX_REDIS_KEY = "citizen-graph-sandbox-redis-key"  # sandbox mode only
 STATES_EVERY_S = 1.0
+CORS_HEADERS = ["X-Role", "X-Purpose", "X-Request-Id", "traceparent", "tracestate"]
 
 
 class _LateEndpoint:
@@ -104,7 +107,8 @@ def create_app(
             _check(effective)
             schema = build_schema(effective.limits)
             policy = _policy(schema, effective)
-            credentials = Credentials(await _clients(effective, policy))
+            clients = await _clients(effective, policy)
+            credentials = Credentials(clients, agent_tokens(effective))
             audit = AuditLog(_audit_config(effective))
             stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))
@@ -153,7 +157,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],  # every route, health included
+        middleware=[*_cors(settings), Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )
 
@@ -164,6 +168,26 @@ async def _refresh_states(services: Services) -> None:
     while True:
         refresh_states(services)
         await asyncio.sleep(STATES_EVERY_S)
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """None by default: API keys are server-side secrets, and API Particulier's terms
+    forbid calling it from a browser; an allow-list for front-ends using agents' tokens
+    (Starlette's CORSMiddleware: exact origins, no cookies)."""
+    origins = [o.strip() for o in settings.server.cors_origins.split(",") if o.strip()]
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", *CORS_HEADERS],
+            expose_headers=["X-Request-Id"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
 
 
 def http_stage(services: Services) -> ASGIApp:

@@ -127,9 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--config", help="settings file holding audit.chain_secret")
     verify.set_defaults(command=_audit_verify)
-    find = audit_commands.add_parser("find", help="who read this citizen's data")
+    find = audit_commands.add_parser(
+        "find", help="who read this citizen's data, or what an agent read (or both)"
+    )
     find.add_argument("files", nargs="+", metavar="PATH", help=AUDIT_PATHS)
-    find.add_argument("--fiscal-number", required=True)
+    find.add_argument("--fiscal-number", help="the citizen's")
+    find.add_argument(
+        "--agent", metavar="SUB", help="an agent's subject (its token's sub)"
+    )
     find.add_argument("--config", help="settings file holding audit.secret")
     find.set_defaults(command=_audit_find)
 
@@ -369,35 +374,45 @@ def _verify_chain(chain: list[Path], key: str, partial: bool) -> bool:
 
 
 def _audit_find(args: argparse.Namespace) -> None:
-    settings = _settings(args.config)
-    secret = str(settings.audit.secret) or SANDBOX_AUDIT_SECRET
-    subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
+    if args.fiscal_number is None and args.agent is None:
+        _fail("audit find needs --fiscal-number, --agent or both")
+    secret = str(_settings(args.config).audit.secret) or SANDBOX_AUDIT_SECRET
+    subject = None
+    if args.fiscal_number is not None:
+        subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
     found = [
         (record, path)
         for chain in _audit_chains(args.files)
         for path in chain
-        for record in _records_about(path, subject)
+        for record in _records_about(path, subject, args.agent)
     ]
     for record, path in sorted(found, key=lambda item: _time_of(item[0])):
-        # Files written before the rename say `fields_returned`.
-        fields = record.get("fields_permitted", record.get("fields_returned", []))
-        refusal = record.get("refusal")
-        what = (
-            f"refused: {refusal['code']}"
-            if refusal
-            else f"fields: {', '.join(fields) or '-'}"
-        )
-        print(
-            f"{path}: {record['time']} {record['client_id']} (SIRET {record['recipient']}) "
-            f"role={record['role']} purpose={record['purpose']!r} "
-            f"request={record['request_id']} {what}"
-        )
+        print(f"{path}: {_described(record)}")
 
 
-def _records_about(path: Path, subject: str) -> list[dict[str, Any]]:
+def _described(record: dict[str, Any]) -> str:
+    # Files written before the rename say `fields_returned`.
+    fields = record.get("fields_permitted", record.get("fields_returned", []))
+    refusal = record.get("refusal")
+    what = (
+        f"refused: {refusal['code']}"
+        if refusal
+        else f"fields: {', '.join(fields) or '-'}"
+    )
+    agent = f" agent={record['agent']}" if record.get("agent") else ""
+    return (
+        f"{record['time']} {record['client_id']} (SIRET {record['recipient']}){agent} "
+        f"role={record['role']} purpose={record['purpose']!r} "
+        f"request={record['request_id']} {what}"
+    )
+
+
+def _records_about(
+    path: Path, subject: str | None, agent: str | None
+) -> list[dict[str, Any]]:
     try:
         with path.open(encoding="utf-8") as file:
-            return list(find((line for line in file if line.strip()), subject))
+            return list(find((line for line in file if line.strip()), subject, agent))
     except (OSError, UnicodeDecodeError) as error:
         _fail(_unreadable(error, [path]))
     except (ValueError, AttributeError):  # not JSON, or not a record's shape

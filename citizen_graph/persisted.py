@@ -23,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
@@ -47,6 +49,39 @@ class TrustedDocuments:
 
     documents: Mapping[str, str]  # sha256 (hex) → document
     only: bool = True
+
+
+class ManifestError(ValueError):
+    """A trusted-documents manifest that cannot be used; the message says where."""
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """A manifest: Apollo's persisted-query manifest (`{"format":
+    "apollo-persisted-query-manifest", "operations": [{"id", "body", …}]}`) or a plain
+    JSON object `{sha256: document}`; every id must be its document's SHA-256."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, ValueError) as error:
+        raise ManifestError(f"cannot read manifest {path}: {error}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("operations"), list):
+        pairs = [
+            (op.get("id"), op.get("body")) if isinstance(op, dict) else (None, None)
+            for op in raw["operations"]
+        ]
+    elif isinstance(raw, dict):
+        pairs = list(raw.items())
+    else:
+        raise ManifestError(f"manifest {path}: expected a JSON object")
+    documents: dict[str, str] = {}
+    for n, (digest, body) in enumerate(pairs, start=1):
+        if not isinstance(digest, str) or not isinstance(body, str):
+            raise ManifestError(f"manifest {path}: entry {n} needs an id and a body")
+        if sha256(body) != digest:
+            raise ManifestError(
+                f"manifest {path}: entry {n}'s id is not its document's SHA-256"
+            )
+        documents[digest] = body
+    return documents
 
 
 def sha256(document: str) -> str:

@@ -37,6 +37,9 @@ class ServerSettings:
     graphiql: bool = True
     # The secret that makes Citizen.id opaque; sandbox mode uses a fixed development value.
     id_secret: Secret = Secret("")
+    # Browser origins allowed to call the gateway (CORS), comma-separated; empty: none.
+    # Keys are server-side secrets: only a front-end using agents' tokens belongs here.
+    cors_origins: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +130,15 @@ class LimitSettings:
 class AuthSettings:
     clients_file: str = ""  # TOML list of API clients; sandbox mode uses the demo keys
     policy_file: str = ""  # empty: the shipped default policy
+    # Agents' JWTs (README "Agents' tokens", auth/agents.py): a JWKS URL or file; neither:
+    # API keys only (sandbox mode: the sandbox's JWKS, issuer and audience).
+    jwks_url: str = ""  # https (http for a loopback host only)
+    jwks_file: str = ""
+    issuer: str = ""  # the tokens' `iss`, required with a JWKS
+    audience: str = ""  # the tokens' `aud`: this gateway's client id at the provider
+    leeway_s: float = 30.0  # clock skew allowed on exp, nbf and iat (at most 300)
+    jwks_refetch_s: float = 30.0  # at most one JWKS fetch per this, however many `kid`s
+    jwks_ttl_s: float = 300.0  # a fetched JWKS is fetched again after this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +166,7 @@ class RedisSettings:
     # keeps this share of the upstream rate limits and client quotas.
     replicas: int = 1
     timeout_s: float = 0.5  # per command: a lost Redis must not stall a request
-    max_connections: int = 16  # per process
+    max_connections: int = 32  # per process; past it, commands queue for one
     retry_s: float = 1.0  # how often a lost Redis is tried again
     prefix: str = (
         "citizen-graph"  # of every key, for a Redis shared with other services

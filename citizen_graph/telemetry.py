@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from typing import TextIO
+from urllib.parse import unquote
 
 from citizen_graph import request_scope
 from citizen_graph.auth.credentials import carries_identifier
@@ -68,8 +69,10 @@ class AccessLogFilter(logging.Filter):
 
 def _without_query(path: str) -> str:
     path = path.split("?", 1)[0]
-    # The path of an unknown route may carry an identifier too (GET /3000000000011).
-    return REDACTED_PATH if carries_identifier(path) else path
+    # The path of an unknown route may carry an identifier too (GET /3000000000011),
+    # percent-encoded as well (/3%2C000%2C000…).
+    decoded = unquote(unquote(path))
+    return REDACTED_PATH if carries_identifier(decoded) else path
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:

@@ -140,7 +140,7 @@ class GraphQLView(GraphQL[Context, None]):
         a refusal touches no citizen, so it is answered here, outside the GraphQL stage."""
         try:
             query = await self.services.persisted.resolve(
-                request_data.query, request_data.extensions
+                request_data.query, request_data.extensions, context.caller.documents
             )
         except CitizenGraphError as refusal:
             sub_response.status_code = refusal.http_status

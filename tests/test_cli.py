@@ -19,6 +19,7 @@ from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import DEMO_KEYS
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
+from tests.processes import wait_until_ready
 from tests.schema.test_limits import fan_out
 
 
@@ -67,16 +68,7 @@ def test_serve_without_config_runs_the_embedded_sandbox_and_demo_keys(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_until_ready(url, process, 60)
         response = httpx.post(
             f"{url}/graphql",
             json={

@@ -188,3 +188,18 @@ def test_a_circuit_opening_and_closing_in_requests_log_their_ids_and_no_identifi
     assert (closed["level"], closed["source"]) == ("INFO", "api_particulier")
     assert closed["request_id"] == "logs-probe"
     assert_no_identifier(lines())
+
+
+def test_an_access_record_whose_path_carries_a_percent_encoded_identifier_is_redacted() -> (
+    None
+):
+    with json_logs() as lines:
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:50000",
+            "GET",
+            "/a/3%2C000%2C000%2C000%2C011",
+            "1.1",
+            404,
+        )
+    assert "/[redacted]" in lines()[0]["message"]

@@ -1,5 +1,7 @@
 """The audit trail's records: who read what about whom (hashed), and who was refused.
 
+"Who" is the client, its SIRET and role and, for an agent's token, the agent (its `sub`).
+
 Citizens appear only as keyed hashes of their keys; a refused request's record never holds the
 query, its variables, a refused purpose or a key.
 """
@@ -63,6 +65,7 @@ def audit_record(
         "time": now_iso(),
         "request_id": request_id,
         "client_id": caller.client_id,
+        "agent": caller.agent,
         "recipient": caller.recipient,
         "role": caller.role,
         "purpose": caller.purpose,
@@ -105,6 +108,7 @@ def refusal_record(
     duration_ms: float,
     purpose_given: bool = False,
     habilitation: str | None = None,
+    agent: str | None = None,
 ) -> dict[str, Any]:
     """One record for a request refused before execution: who, and why; never what it asked.
 
@@ -115,6 +119,7 @@ def refusal_record(
         "time": now_iso(),
         "request_id": request_id,
         "client_id": client_id,
+        "agent": agent,
         "recipient": recipient,
         "role": role,
         "purpose": purpose,
@@ -160,10 +165,21 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def find(lines: Iterable[str], subject_hash: str) -> Iterator[dict[str, Any]]:
+def find(
+    lines: Iterable[str], subject_hash: str | None, agent: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records about the citizen of `subject_hash` and/or made by `agent` (its `sub`)."""
     for line in lines:
         record = json.loads(line)
-        for subject in record.get("citizens", []):
-            if subject_hash in subject.values():
-                yield record
-                break
+        if _matches(record, subject_hash, agent):
+            yield record
+
+
+def _matches(record: Any, subject_hash: str | None, agent: str | None) -> bool:
+    if agent is not None and record.get("agent") != agent:
+        return False
+    if subject_hash is None:
+        return agent is not None
+    return any(
+        subject_hash in subject.values() for subject in record.get("citizens", [])
+    )

@@ -1,4 +1,5 @@
-"""API keys → Caller (client, recipient SIRET, allowed roles), with the declared role and purpose.
+"""API keys and agents' JWTs → Caller (client, recipient SIRET, allowed roles, the agent), with
+the declared role and purpose.
 
 Keys are held as SHA-256 digests (the clients file never holds a key) and compared in constant
 time. Sandbox mode knows the demo keys of the contract and nothing else; otherwise the clients
@@ -12,6 +13,9 @@ come from a TOML file:
     purposes = ["Tarification cantine 2026"]  # optional: its procedures, the only purposes
     [[clients.habilitations]]                # one per DataPass grant: auth/habilitations.py
     …
+
+An agent's JWT (auth/agents.py) names one of these clients and the roles, among the client's,
+that the agent may declare; its subject is the Caller's `agent`.
 
 A declared role is served by the client's habilitation for that role, whose credentials,
 scopes and SIRET every upstream call of the request uses; a role with no habilitation is
@@ -34,12 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from citizen_graph.access import Access
+from citizen_graph.auth.agents import AgentTokens, bearer_jwt
 from citizen_graph.auth.habilitations import (
     Habilitation,
     HabilitationError,
     check_distinct_credentials,
     parse_habilitations,
 )
+from citizen_graph.auth.introspection import ROUTER
 from citizen_graph.auth.quotas import Quota
 from citizen_graph.errors import (
     BadUserInput,
@@ -47,12 +53,19 @@ from citizen_graph.errors import (
     ForbiddenRole,
     Unauthenticated,
 )
+from citizen_graph.persisted import ManifestError, TrustedDocuments, read_manifest
 
 MAX_PURPOSE_CHARS = 200
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SIRET = re.compile(r"[0-9]{14}")
 REQUIRED_KEYS = {"id", "key_sha256", "recipient", "roles"}
-OPTIONAL_KEYS = {"purposes", "habilitations", "quota"}
+OPTIONAL_KEYS = {
+    "purposes",
+    "habilitations",
+    "quota",
+    "trusted_documents",
+    "trusted_documents_only",
+}
 QUOTA_KEYS = {"citizens", "requests", "window_s"}
 MAX_QUOTA_WINDOW_S = 86_400
 
@@ -89,6 +102,7 @@ class Client:
     purposes: tuple[str, ...] = ()  # its declared procedures; empty: any purpose
     habilitations: tuple[Habilitation, ...] = ()
     quota: Quota | None = None
+    documents: TrustedDocuments | None = None  # its manifest (persisted.py)
 
     def habilitation_for(self, role: str) -> Habilitation | None:
         return next((h for h in self.habilitations if role in h.roles), None)
@@ -103,6 +117,8 @@ class Caller:
     purpose: str | None
     habilitation: Habilitation | None = None  # the one serving `role`
     quota: Quota | None = None  # the client's
+    agent: str | None = None  # an agent's token: its subject (`sub`)
+    documents: TrustedDocuments | None = None  # the client's
 
     @property
     def access(self) -> Access:
@@ -166,6 +182,8 @@ DEMO_KEYS: dict[str, DemoKey] = {
     "demo-quota-small": DemoKey(
         "21350238800027", ("address_check",), None, ("RessourceIRDerniere2",), 10
     ),
+    # A federation router: `_service { sdl }` (the whole SDL) and nothing else.
+    "demo-router": DemoKey("21350238800035", ("router",), None, None),
 }
 
 
@@ -226,7 +244,9 @@ def load_clients(path: Path, env: Mapping[str, str]) -> list[Client]:
     entries = raw.get("clients")
     if set(raw) - {"clients"} or not isinstance(entries, list):
         raise ClientsError("the clients file holds one [[clients]] table per client")
-    clients = [_client(entry, n, env) for n, entry in enumerate(entries, start=1)]
+    clients = [
+        _client(entry, n, env, path.parent) for n, entry in enumerate(entries, start=1)
+    ]
     ids = [c.client_id for c in clients]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -242,7 +262,7 @@ def load_clients(path: Path, env: Mapping[str, str]) -> list[Client]:
     return clients
 
 
-def _client(entry: Any, n: int, env: Mapping[str, str]) -> Client:
+def _client(entry: Any, n: int, env: Mapping[str, str], folder: Path) -> Client:
     where = f"client #{n}"
     if not isinstance(entry, dict) or not set(entry) >= REQUIRED_KEYS:
         raise ClientsError(f"{where}: needs id, key_sha256, recipient and roles")
@@ -273,7 +293,31 @@ def _client(entry: Any, n: int, env: Mapping[str, str]) -> Client:
         _purposes(entry.get("purposes"), where),
         habilitations,
         _quota(entry.get("quota"), where),
+        _documents(entry, where, folder),
     )
+
+
+def _documents(
+    entry: dict[str, Any], where: str, folder: Path
+) -> TrustedDocuments | None:
+    """`trusted_documents = "manifest.json"` (beside the clients file unless absolute),
+    `trusted_documents_only = true` to run nothing else."""
+    manifest, only = entry.get("trusted_documents"), entry.get("trusted_documents_only")
+    if only is not None and not isinstance(only, bool):
+        raise ClientsError(f"{where}: trusted_documents_only must be true or false")
+    if manifest is None:
+        if only:
+            raise ClientsError(
+                f"{where}: trusted_documents_only needs trusted_documents"
+            )
+        return None
+    if not isinstance(manifest, str) or not manifest:
+        raise ClientsError(f"{where}: trusted_documents must name a manifest file")
+    try:
+        documents = read_manifest(folder / manifest)
+    except ManifestError as error:
+        raise ClientsError(f"{where}: {error}") from None
+    return TrustedDocuments(documents, only=bool(only))
 
 
 def _quota(value: Any, where: str) -> Quota | None:
@@ -348,23 +392,39 @@ def _purpose(header: str | None, client: Client) -> str | None:
     return purpose
 
 
-class Credentials:
-    """The known clients; `authenticate` turns request headers into a Caller."""
+@dataclass(frozen=True)
+class Bearer:
+    """What a credential grants: its client, the roles it may declare (the default first)
+    and, for an agent's token, the agent."""
 
-    def __init__(self, clients: Iterable[Client]) -> None:
+    client: Client
+    roles: tuple[str, ...]
+    agent: str | None = None
+
+
+class Credentials:
+    """The known clients (and the verifier of agents' tokens, if any); `authenticate` turns
+    request headers into a Caller."""
+
+    def __init__(
+        self, clients: Iterable[Client], agents: AgentTokens | None = None
+    ) -> None:
         self.clients = tuple(clients)
+        self.agents = agents
+        self._by_id = {client.client_id: client for client in self.clients}
 
     def authenticate(self, headers: Any) -> Caller:
         """`headers`: Starlette's Headers (several Authorization or X-Role are refused)."""
-        client = self._client(_single(headers, "authorization", "Authorization") or "")
+        bearer = self._bearer(_single(headers, "authorization", "Authorization") or "")
+        client = bearer.client
         role = _single(headers, "x-role", "X-Role")
         if role is not None and not role.strip():
             raise BadUserInput("X-Role must name a role (or be left out).")
-        role = role.strip() if role is not None else client.roles[0]
-        if role not in client.roles:
+        role = role.strip() if role is not None else bearer.roles[0]
+        if role not in bearer.roles:
             raise ForbiddenRole
         habilitation = client.habilitation_for(role)
-        if habilitation is None:
+        if habilitation is None and role != ROUTER:  # a router calls no upstream
             raise ForbiddenRole(
                 f"The role {role} is not served by any habilitation of this client: "
                 "no upstream may be called for it."
@@ -374,19 +434,40 @@ class Credentials:
             client.client_id,
             client.recipient,
             role,
-            client.roles,
+            bearer.roles,
             purpose,
             habilitation,
             client.quota,
+            bearer.agent,
+            client.documents,
         )
 
     def identify(self, headers: Any) -> Client | None:
-        """The client a refused request came from, if its one key is valid (for the audit)."""
+        """The client a refused request came from, if its one credential is valid (for the
+        audit); an agent's token only when its key is at hand (no JWKS fetch)."""
         keys = headers.getlist("authorization")
         try:
-            return self._client(keys[0]) if len(keys) == 1 else None
+            return self._bearer(keys[0], fetch=False).client if len(keys) == 1 else None
         except Unauthenticated:
             return None
+
+    def may_fetch(self, headers: Any) -> bool:
+        """Whether authenticating may fetch the agents' JWKS (a blocking call)."""
+        token = bearer_jwt(headers.get("authorization", ""))
+        return bool(self.agents and token and not self.agents.holds_key(token))
+
+    def _bearer(self, authorization: str, fetch: bool = True) -> Bearer:
+        token = bearer_jwt(authorization)
+        if token is None:
+            client = self._client(authorization)
+            return Bearer(client, client.roles)
+        if self.agents is None:
+            raise Unauthenticated(
+                "This gateway accepts no agents' tokens (no JWKS set)."
+            )
+        claims = self.agents.verify(token, fetch)
+        client = claims.fitted(self._by_id.get(claims.client_id))
+        return Bearer(client, claims.roles, claims.subject)
 
     def _client(self, authorization: str) -> Client:
         scheme, _, key = authorization.partition(" ")

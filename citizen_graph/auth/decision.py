@@ -45,6 +45,7 @@ from graphql.execution.values import (
 )
 
 from citizen_graph.auth.habilitations import ARGUMENT_GATES
+from citizen_graph.auth.introspection import ROUTER
 from citizen_graph.auth.policy import UPSTREAM, Policy
 from citizen_graph.records import CitizenKey
 
@@ -179,6 +180,10 @@ class _Walker:
                 continue
             coordinate = f"{parent.name}.{name}"
             here = (*path, key)
+            if not path and decision.role == ROUTER:  # the schema, and nothing else
+                decision.forbidden[here] = coordinate
+                decision.denied.add(coordinate)
+                continue
             if not self.policy.may_read(decision.role, parent.name, name):
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)

@@ -51,6 +51,7 @@ async def record_refusal(
                 recipient=recipient,
                 role=role,
                 purpose=caller.purpose if caller else None,
+                agent=caller.agent if caller else None,
                 purpose_given=purpose_given,
                 operation=None,
                 code=code,

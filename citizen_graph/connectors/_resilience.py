@@ -340,18 +340,31 @@ class SlidingWindowLimiter:
             self._waiting -= 1
 
     async def _acquire(self, max_wait_s: float) -> None:
-        async with self._lock:
-            wait = self._wait_s(self._clock())
-            if wait > max_wait_s:
+        # The wait for the callers queued first counts too: a call whose request has
+        # run out of time gives up rather than take a slot it cannot use.
+        deadline = self._clock() + max_wait_s
+        try:
+            async with asyncio.timeout(max_wait_s):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise RateLimitExceeded from None
+        try:
+            await self._slot(deadline)
+        finally:
+            self._lock.release()
+
+    async def _slot(self, deadline: float) -> None:
+        wait = self._wait_s(self._clock())
+        if wait > 0:
+            if self._clock() + wait > deadline:
                 raise RateLimitExceeded
-            if wait > 0:
-                await self._sleep(wait)
-            now = self._clock()
-            if self._max_calls is None:
-                return
-            while self._sent and self._sent[0] <= now - self._span:
-                self._sent.popleft()
-            self._sent.append(now)
+            await self._sleep(wait)
+        now = self._clock()
+        if self._max_calls is None:
+            return
+        while self._sent and self._sent[0] <= now - self._span:
+            self._sent.popleft()
+        self._sent.append(now)
 
     def _wait_s(self, now: float) -> float:
         wait = self._paused_until - now

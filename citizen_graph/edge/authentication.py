@@ -1,6 +1,12 @@
-"""Who is calling: the credential, the declared role, the purpose the role may require."""
+"""Who is calling: the credential, the declared role, the purpose the role may require.
+
+An agent's token whose signing key is not at hand is verified on a worker thread: the JWKS
+fetch it may need blocks, and must not hold the event loop.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +24,11 @@ class Authentication:
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        caller = self.credentials.authenticate(Headers(scope=scope))
+        headers = Headers(scope=scope)
+        if self.credentials.may_fetch(headers):
+            caller = await asyncio.to_thread(self.credentials.authenticate, headers)
+        else:
+            caller = self.credentials.authenticate(headers)
         if self.policy.role(caller.role).purpose_required and not caller.purpose:
             raise PurposeRequired
         scope["citizen_graph.caller"] = caller

@@ -1,7 +1,7 @@
 """One span per request (only when tracing is on): its parent the caller's W3C
-`traceparent`, its attributes the method, the route, the status, the request id and, once
-authenticated, the client's, role's and habilitation's public names; never the query
-string, the body, or a header's value."""
+`traceparent` (never its `tracestate`), its attributes the method, the route, the status,
+the request id and, once authenticated, the client's, role's and habilitation's public
+names; never the query string, the body, or a header's value."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ class Traced:
         self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `traceparent` only: a caller's `tracestate` is free text, exported on every
+        # span as it is (it could carry an identifier).
         headers = {
             name.decode("latin-1"): value.decode("latin-1")
             for name, value in scope.get("headers", ())
-            if name in (b"traceparent", b"tracestate")
+            if name == b"traceparent"
         }
         method = scope.get("method", "")
         span = self.tracer.start_span(

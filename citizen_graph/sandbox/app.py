@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from citizen_graph.sandbox.admin import Admin
+from citizen_graph.sandbox.agents import AgentIdentityProvider
 from citizen_graph.sandbox.population import Population
 from citizen_graph.sandbox.registry import REGISTRY, check, latency_profile
 from citizen_graph.sandbox.runtime import Runtime
@@ -62,7 +63,8 @@ def create_sandbox_app(
     for declaration in upstreams:
         routes += _routes(declaration, built[declaration.name], runtime)
     admin = Admin(population, runtime, upstreams, built)
-    app = Starlette(routes=[*routes, *admin.routes()])
+    agents = AgentIdentityProvider()  # /_sandbox/jwks.json, /_sandbox/agent-tokens
+    app = Starlette(routes=[*routes, *admin.routes(), *agents.routes()])
     app.state.sandbox = Sandbox(population, runtime, today)
     return app
 

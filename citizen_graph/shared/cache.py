@@ -6,8 +6,9 @@ operation's, absence's the short one. An upstream request is **claimed** before 
 (`SET NX` with a bound), so that across processes one makes the call and the others wait
 for its answer: API Particulier answers 409 to a duplicate in flight. The one that made the
 call stores the answer and then drops the claim, or, when the call failed, leaves a short
-failure mark (the error's code and message, which never hold an identifier) that the
-waiters raise too. A waiter polls, backing off to 50 ms, within its own deadline; a claim
+failure mark (sealed, the error's message, which never holds an identifier) that the
+waiters raise too. A mark this gateway did not seal, or a claim made to last (no TTL), is
+taken over. A waiter polls, backing off to 50 ms, within its own deadline; a claim
 whose holder vanished expires and is taken over.
 """
 
@@ -113,12 +114,16 @@ class SharedCache:
                 if isinstance(outcome, BaseException) and not isinstance(
                     outcome, NotFound
                 ):
-                    mark = json.dumps(self._failure(operation, outcome)).encode()
+                    failure = json.dumps(self._failure(outcome)).encode()
+                    mark = self._state.seal(failure, claim_name)
                     pipe.set(claim_name, mark, px=int(FAILURE_MARK_S * 1000))
                     continue
                 absent = outcome is None or isinstance(outcome, NotFound)
-                sealed = self._state.seal(codec.encode(outcome), value_name)
-                pipe.set(value_name, sealed, px=absent_ms if absent else ttl_ms)
+                life_ms = absent_ms if absent else ttl_ms
+                # The expiry is sealed in too: a PERSIST in Redis cannot make it last.
+                expires = int(time.time() * 1000) + life_ms
+                plain = expires.to_bytes(8, "big") + codec.encode(outcome)
+                pipe.set(value_name, self._state.seal(plain, value_name), px=life_ms)
                 pipe.delete(claim_name)
             return await pipe.execute()
 
@@ -145,9 +150,10 @@ class SharedCache:
                 pipe.get(value_name)
                 pipe.set(claim_name, RUNNING, nx=True, px=self._hold_ms)
                 pipe.get(claim_name)
+                pipe.pttl(claim_name)
                 return await pipe.execute()
 
-            sealed, taken, mark = await self._state.run(command)
+            sealed, taken, mark, ttl_ms = await self._state.run(command)
             found = self._open(sealed, value_name)
             if found is not None:
                 if taken:
@@ -155,23 +161,43 @@ class SharedCache:
                 return Claim(found, False)
             if taken:
                 return Claim(None, True)
-            if mark and mark != RUNNING:
-                failure = json.loads(mark)
-                raise UpstreamUnavailable(failure["source"], failure["message"])
+            if mark is None or (mark == RUNNING and ttl_ms >= 0):
+                continue  # freed meanwhile (taken next time), or still running
+            failure = self._failed(mark, claim_name)
+            if failure is None or ttl_ms < 0:  # not ours, or made to last: taken over
+                await self._state.run(lambda r: r.delete(claim_name))
+                continue
+            raise UpstreamUnavailable(self._operations[operation].source, failure)
 
-    def _failure(self, operation: str, error: BaseException) -> dict[str, Any]:
-        """What waiters raise: the same error as the caller got, when it is the
-        project's own (its message never holds an identifier), else the generic one."""
-        if isinstance(error, UpstreamError):
-            return {"source": error.source, "message": error.message}
-        return {"source": self._operations[operation].source, "message": None}
+    def _failure(self, error: BaseException) -> dict[str, Any]:
+        """What waiters raise: the message the caller got, when the error is the
+        project's own (its messages never hold an identifier), else the generic one."""
+        message = error.message if isinstance(error, UpstreamError) else None
+        return {"message": message}
+
+    def _failed(self, mark: bytes, name: str) -> str | None:
+        """A failure mark's message (the generic one when it had none), or None when
+        the mark is not one this gateway sealed."""
+        plain = self._state.unseal(mark, name)
+        try:
+            failure = json.loads(plain) if plain is not None else None
+        except ValueError:
+            return None
+        if not isinstance(failure, dict) or not isinstance(
+            failure.get("message", ""), str | None
+        ):
+            return None
+        return str(failure.get("message") or UpstreamUnavailable.default_message)
 
     def _open(self, sealed: bytes | None, name: str) -> Found | None:
         if sealed is None:
             return None
         plain = self._state.unseal(sealed, name)
-        if plain is None:
+        if plain is None or len(plain) < 8:
             return None  # sealed under another key: a miss, overwritten on settle
+        if int.from_bytes(plain[:8], "big") < time.time() * 1000:
+            return None  # past its sealed expiry, whatever Redis's TTL says
+        plain = plain[8:]
         try:
             return Found(codec.decode(plain))
         except codec.Unreadable:

@@ -87,6 +87,7 @@ class SharedWindow:
         self._clock = clock
         self._keys = [name, name + ":pause"]
         share = max(1, max_calls // state.share)
+        self.fallback_rate = share
         self.fallback = SlidingWindowLimiter(
             share, window_s, margin_s, clock, burst=max(1, share // 4)
         )
@@ -113,10 +114,12 @@ class SharedWindow:
         """As `SlidingWindowLimiter.capacity`, from the shared window's last count."""
         if not self._state.available:
             return self.fallback.capacity(within_s)
+        # Reservations are this process's: admitting against its share of the rate
+        # keeps replicas admitted together within the whole (conservative when alone).
         now = self._clock()
         when, calls = self._recent
         return window_capacity(
-            self._max_calls,
+            self.fallback_rate,
             self._burst,
             self._span_s,
             calls if now - when < self._span_s else 0,
@@ -142,12 +145,21 @@ class SharedWindow:
             )
 
     async def acquire(self, max_wait_s: float) -> None:
+        """A slot within `max_wait_s`, the wait behind this process's queued callers
+        included, or RateLimitExceeded."""
+        deadline = self._clock() + max_wait_s
         self._waiting += 1
         try:
-            async with self._lock:
-                await self._acquire(self._clock() + max_wait_s)
+            async with asyncio.timeout(max_wait_s):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise RateLimitExceeded from None
         finally:
             self._waiting -= 1
+        try:
+            await self._acquire(deadline)
+        finally:
+            self._lock.release()
 
     async def _count(self, r: redis.Redis, args: list[Any]) -> list[int]:
         replies: list[int] = await self._window(keys=self._keys, args=args, client=r)

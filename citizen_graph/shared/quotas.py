@@ -103,7 +103,8 @@ class SharedQuotas:
             quota.citizens,
             f"{self._me}:{next(self._requests)}",
         ]
-        args += [self._state.digest(repr(subject)) for subject in subjects]
+        # Keyed by client too: two clients' sets never show they asked for one person.
+        args += [self._state.digest(f"{client}\x1f{subject!r}") for subject in subjects]
         replies: list[int] = await self._script(
             keys=[name + ":requests", name + ":citizens"], args=args, client=r
         )

@@ -15,6 +15,8 @@ from citizen_graph.shared.limits import SharedWindow
 from citizen_graph.shared.quotas import SharedQuotas
 from citizen_graph.shared.state import SharedState
 
+MIN_KEY_CHARS = 16
+
 
 async def open_shared(
     settings: Settings, sandbox_key: str, stack: AsyncExitStack
@@ -24,11 +26,22 @@ async def open_shared(
     if not config.url:
         return None
     secret = str(config.key)
-    if not secret and not settings.sandbox.enabled:
-        raise SettingsError("redis.key is required with redis.url outside sandbox mode")
-    state = SharedState(
-        config, secret or sandbox_key, config.replicas * settings.server.workers
-    )
+    if not settings.sandbox.enabled and len(secret) < MIN_KEY_CHARS:
+        raise SettingsError(
+            f"redis.key is required with redis.url outside sandbox mode, "
+            f"{MIN_KEY_CHARS} characters at least (32 random bytes, base64)"
+        )
+    try:
+        state = SharedState(
+            config,
+            secret or sandbox_key,
+            config.replicas * settings.server.workers,
+            queue_s=settings.server.request_deadline_s,
+        )
+    except ValueError:  # redis-py's word on a URL it cannot use (never echoed: secrets)
+        raise SettingsError(
+            "redis.url must be redis://, rediss:// or unix:// with a host"
+        ) from None
     await state.start()
     stack.push_async_callback(state.aclose)
     return state

@@ -48,18 +48,26 @@ def _derive(secret: str, purpose: bytes) -> bytes:
 
 
 class SharedState:
-    def __init__(self, settings: RedisSettings, secret: str, processes: int) -> None:
+    def __init__(
+        self,
+        settings: RedisSettings,
+        secret: str,
+        processes: int,
+        queue_s: float = 8.0,
+    ) -> None:
         """`processes`: the gateway processes of this deployment sharing the Redis
-        (replicas × workers), which divide the limits when it is lost."""
+        (replicas × workers), which divide the limits when it is lost; `queue_s`: how
+        long a command may wait for one of this process's connections (a request's
+        deadline): a full pool is this process's load, not a lost Redis."""
         self.settings = settings
         self.share = max(1, processes)
         self.prefix = settings.prefix
-        # A bounded pool: past `max_connections` commands queue for a connection (within
-        # the command timeout) rather than each opening its own.
+        # A bounded pool: past `max_connections` commands queue for a connection rather
+        # than each opening its own; only the socket's own timeouts say Redis is lost.
         pool = redis.BlockingConnectionPool.from_url(
             settings.url,
             max_connections=settings.max_connections,
-            timeout=settings.timeout_s,
+            timeout=queue_s,
             socket_timeout=settings.timeout_s,
             socket_connect_timeout=settings.timeout_s,
             retry=Retry(NoBackoff(), 0),  # a failed command degrades now, never retries
@@ -138,13 +146,16 @@ class SharedState:
             )
 
     async def _watch(self) -> None:
+        """Ping every `retry_s`, lost or not: an idle gateway notices a dead Redis too
+        (`/readyz`, the metrics). When it is back, the pool's dead connections go."""
         while True:
             await asyncio.sleep(self.settings.retry_s)
-            if self._available:
-                continue
             try:
                 await self.redis.ping()
-            except (RedisError, OSError):
+            except (RedisError, OSError) as error:
+                self._lost(type(error).__name__)
                 continue
-            self._available = True
-            logger.info("redis back: shared cache, limits and quotas")
+            if not self._available:
+                await self.redis.connection_pool.disconnect()
+                self._available = True
+                logger.info("redis back: shared cache, limits and quotas")

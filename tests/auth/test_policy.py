@@ -23,14 +23,17 @@ def policy(read: list[str], **extra: object) -> dict[str, object]:
     return {"roles": {"clerk": {"read": read, **extra}}}
 
 
-def test_the_default_policy_ships_the_four_roles() -> None:
+def test_the_default_policy_ships_the_four_roles_and_the_router() -> None:
     default = load_policy(SCHEMA)
     assert set(default.roles) == {
         "family_portal",
         "social_services",
         "student_aid",
         "address_check",
+        "router",  # a federation router's: the SDL only (auth/introspection.py)
     }
+    readable = default.roles["router"].readable
+    assert {c for c in readable if not c.startswith(("Citizen.id", "Viewer."))} == set()
     assert default.roles["family_portal"].purpose_required
     assert not default.may_read("family_portal", "TaxNotice", "taxAmount")
     assert default.may_read("family_portal", "TaxNotice", "referenceTaxIncome")

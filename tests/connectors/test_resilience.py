@@ -1,5 +1,6 @@
 """Circuits, limiter and retry budget: pure logic on a fake clock, counted, never timed."""
 
+import asyncio
 import logging
 
 import pytest
@@ -458,3 +459,14 @@ def test_a_clients_own_circuit_logs_its_opening_and_closing_with_the_client_id(
         assert vars(record)["circuit"] == "client"
         assert vars(record)["client"] == "21350238800019"
     assert circuits.shared.state == "closed"  # an error about one person: shared silent
+
+
+async def test_a_callers_wait_behind_others_counts_against_its_own_bound() -> None:
+    # 2 calls per 1.2 s: of six callers allowed 0.3 s each, the two first start and
+    # the four queued behind them give up rather than wait past their bound.
+    limiter = SlidingWindowLimiter(2, window_s=1.0, margin_s=0.2)
+    outcomes = await asyncio.gather(
+        *(limiter.acquire(0.3) for _ in range(6)), return_exceptions=True
+    )
+    assert sum(o is None for o in outcomes) == 2
+    assert all(isinstance(o, RateLimitExceeded) for o in outcomes if o is not None)

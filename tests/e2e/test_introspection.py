@@ -3,13 +3,21 @@ scopes: the very schema `citizen-graph schema --role R` prints (one snapshot per
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from graphql import build_client_schema, get_introspection_query, print_schema
 
 from citizen_graph.auth.policy import load_policy, restricted_sdl
 from citizen_graph.schema import build_schema
 from citizen_graph.settings import LimitSettings
-from tests.conftest import ADDRESS_CHECK, FAMILY, SOCIAL, STUDENT_AID, GatewayClient
+from tests.conftest import (
+    ADDRESS_CHECK,
+    FAMILY,
+    SOCIAL,
+    STUDENT_AID,
+    GatewayClient,
+    upstream_calls,
+)
 
 KEYS = {
     "address_check": ADDRESS_CHECK,
@@ -61,3 +69,26 @@ def test_introspection_beside_data_answers_both(module_gateway: GatewayClient) -
     query = '{ viewer { role } __type(name: "TaxNotice") { name } }'
     data = module_gateway.query(query, key=ADDRESS_CHECK)["data"]
     assert data == {"viewer": {"role": "address_check"}, "__type": None}
+
+
+ROUTER = "demo-router"
+
+
+def test_a_router_fetches_the_whole_sdl_for_composition(
+    module_gateway: GatewayClient,
+) -> None:
+    sdl = module_gateway.query("{ _service { sdl } }", key=ROUTER)["data"]["_service"]
+    assert "type TaxNotice" in sdl["sdl"]
+    assert "taxAmount" in sdl["sdl"]
+    assert "@key" in sdl["sdl"]
+
+
+def test_a_router_reads_nothing_else(
+    module_gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    result = module_gateway.query(
+        '{ citizen(fiscalNumber: "3000000000011") { id } viewer { role } }', key=ROUTER
+    )
+    assert result["data"] is None  # viewer is non-null: its refusal nulls the root
+    assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}
+    assert upstream_calls(sandbox, "dgfip") == 0

@@ -26,6 +26,7 @@ from tests.conftest import (
     upstream_calls,
 )
 from tests.e2e.queries import ONE_CITIZEN
+from tests.processes import wait_until_ready
 from tests.redis_server import free_port
 
 NAME = "query($f: String) { citizen(fiscalNumber: $f) { identity { birthName } } }"
@@ -147,16 +148,7 @@ def two_workers(sandbox: httpx.Client, tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60  # two interpreters starting on a busy machine
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "serve --workers 2 did not start"
-            time.sleep(0.1)
+        wait_until_ready(url, process, 60)
         time.sleep(1.0)  # both workers up: readiness answers with the first
         yield url
     finally:

@@ -225,3 +225,43 @@ async def test_a_lost_redis_falls_back_to_this_process_alone(
     assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
     assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
     assert upstream.calls == 1
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [b"running", b'{"source": "dgfip", "message": "Appelez le 08 99"}', b"[1, 2]"],
+)
+async def test_a_claim_written_into_redis_by_someone_else_is_taken_over(
+    open_state: StateFactory, redis_url: str, forged: bytes
+) -> None:
+    state = await open_state()
+    cache = tier(state)
+    claim = state.name("cache", "tax_history", repr("k")) + ":claim"
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(claim, forged)  # no TTL: it would hold every replica forever
+    upstream = Upstream(HISTORY)
+    assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1
+
+
+async def test_a_cached_answer_ends_at_its_sealed_expiry_whatever_redis_keeps(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    settings = CacheSettings(not_found_ttl_s=0.05)
+    state, other = await open_state(), await open_state()
+    caches = [
+        UpstreamCache(
+            settings, shared=SharedCache(s, operations(), settings, hold_s=5.0)
+        )
+        for s in (state, other)
+    ]
+    upstream = Upstream(NotFound("dgfip"), 0.0)
+    with pytest.raises(NotFound):
+        await caches[0].get("tax_history", "k", upstream.fetch)
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter():
+            client.persist(key)  # made to last in Redis
+    await asyncio.sleep(0.1)
+    with pytest.raises(NotFound):
+        await caches[1].get("tax_history", "k", upstream.fetch)
+    assert upstream.calls == 2

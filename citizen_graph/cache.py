@@ -179,10 +179,12 @@ class UpstreamCache:
             if claim.found is None and not claim.mine:
                 claim = await self._shared.wait(operation, key, self._deadline())
         except SharedUnavailable:
+            self._on_lookup(operation, "miss")
             return await fetch()
         if claim.found is not None:
             found: T = self._hit(operation, claim.found.value, "shared")
             return found
+        self._on_lookup(operation, "miss")
         try:
             value = await fetch()
         except Exception as error:
@@ -199,11 +201,13 @@ class UpstreamCache:
     ) -> list[Any]:
         """Misses of this process: other processes' answers, one call for the rest."""
         assert self._shared is not None
-        if not self._shared.available:
-            return list(await fetch_many(keys))
         try:
+            if not self._shared.available:
+                raise SharedUnavailable
             claims = await self._shared.claim(operation, keys)
         except SharedUnavailable:
+            for _ in keys:
+                self._on_lookup(operation, "miss")
             return list(await fetch_many(keys))
         results: dict[K, Any] = {}
         theirs: list[K] = []
@@ -220,6 +224,8 @@ class UpstreamCache:
             else:
                 mine.append(key)  # its holder went away: this process's turn
         if mine:
+            for _ in mine:
+                self._on_lookup(operation, "miss")
             try:
                 fetched = list(await fetch_many(mine))
             except Exception as error:
@@ -287,7 +293,8 @@ class UpstreamCache:
         self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[Any]]
     ) -> asyncio.Future[Any]:
         # A task of its own: a caller that goes away must not cancel the other waiters.
-        self._on_lookup(operation, "miss")
+        if self._shared is None:
+            self._on_lookup(operation, "miss")  # else counted once the call is ours
         future = asyncio.ensure_future(fetch())
         self._inflight[(operation, key)] = future
         future.add_done_callback(lambda done: self._settle(operation, key, done))

@@ -32,7 +32,8 @@ from citizen_graph.auth.quotas import Quotas
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
-from citizen_graph.errors import CitizenGraphError
+from citizen_graph.edge.methods import QUERY_OVER_GET
+from citizen_graph.errors import CitizenGraphError, MethodNotAllowed
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import CONTENT_TYPE, Metrics
 from citizen_graph.persisted import PersistedQueries
@@ -139,6 +140,9 @@ class GraphQLView(GraphQL[Context, None]):
         """The persisted-operation protocols (persisted.py) before Strawberry's execution:
         a refusal touches no citizen, so it is answered here, outside the GraphQL stage."""
         try:
+            hashed = (request_data.extensions or {}).get("persistedQuery") is not None
+            if request_adapter.method == "GET" and not hashed:
+                raise MethodNotAllowed(QUERY_OVER_GET)  # edge/methods.py: extensions={}
             query = await self.services.persisted.resolve(
                 request_data.query, request_data.extensions, context.caller.documents
             )

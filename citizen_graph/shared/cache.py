@@ -76,9 +76,26 @@ class SharedCache:
         return name, name + ":claim"
 
     async def claim(self, operation: str, keys: Sequence[Hashable]) -> list[Claim]:
-        """One round trip: each key's entry, else a claim on it (taken or held by
-        another process). Raises SharedUnavailable."""
+        """Each key's entry, else a claim on it (taken or held by another process):
+        one read-only round trip when Redis holds them all, a second for the misses.
+        Raises SharedUnavailable."""
         names = [self._names(operation, key) for key in keys]
+        values = await self._state.run(lambda r: r.mget([v for v, _ in names]))
+        found = [
+            self._open(sealed if isinstance(sealed, bytes) else None, v)
+            for sealed, (v, _) in zip(values, names, strict=True)
+        ]
+        missed = [i for i, entry in enumerate(found) if entry is None]
+        claims = [Claim(entry, False) for entry in found]
+        if missed:
+            taken = await self._claim([names[i] for i in missed])
+            for i, claim in zip(missed, taken, strict=True):
+                claims[i] = claim
+        return claims
+
+    async def _claim(self, names: list[tuple[str, str]]) -> list[Claim]:
+        """Claim each name, reading its entry in the same transaction (a holder may
+        have settled since the first read)."""
 
         async def command(r: redis.Redis) -> list[Any]:
             pipe = r.pipeline(transaction=True)  # no holder settles in between

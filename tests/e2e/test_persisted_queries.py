@@ -102,16 +102,32 @@ def test_a_hashed_query_is_served_over_get_as_json_with_the_credential(
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_a_get_carrying_a_document_is_refused_with_the_contracts_json(
+def test_a_get_carrying_a_document_without_its_hash_is_refused_with_the_contracts_json(
     gateway: GatewayClient,
 ) -> None:
-    response = gateway.http.get(
-        "/graphql", params={"query": QUERY, "extensions": json.dumps(persisted())}
-    )
-    assert response.status_code == 405
-    [error] = response.json()["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "POST" in error["message"]
+    for params in ({"query": QUERY}, {"query": QUERY, "extensions": "{}"}):
+        response = gateway.http.get("/graphql", params=params, headers=HEADERS)
+        assert response.status_code == 405
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "POST" in error["message"]
+
+
+def test_a_query_registered_over_get_with_its_hash_runs_as_apollos_protocol_allows(
+    gateway: GatewayClient,
+) -> None:
+    params = {
+        "query": QUERY,
+        "extensions": json.dumps(persisted()),
+        "variables": json.dumps({"f": ALICE}),
+    }
+    registered = gateway.http.get("/graphql", params=params, headers=HEADERS)
+    assert registered.status_code == 200
+    assert registered.json()["data"]["citizen"]["identity"]["birthName"] == "FICTIF"
+    assert get(gateway).json() == registered.json()  # then by its hash alone
+    mismatched = params | {"extensions": json.dumps(persisted("0" * 64))}
+    refused = gateway.http.get("/graphql", params=mismatched, headers=HEADERS)
+    assert refused.json()["errors"][0]["message"] == "provided sha does not match query"
 
 
 def test_a_query_registered_on_one_replica_runs_by_its_hash_on_another(

@@ -265,3 +265,23 @@ async def test_a_cached_answer_ends_at_its_sealed_expiry_whatever_redis_keeps(
     with pytest.raises(NotFound):
         await caches[1].get("tax_history", "k", upstream.fetch)
     assert upstream.calls == 2
+
+
+async def test_a_redis_hit_is_counted_once_as_shared_and_writes_nothing(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    settings = CacheSettings()
+    lookups: list[str] = []
+    one = tier(await open_state())
+    other = UpstreamCache(
+        settings,
+        shared=SharedCache(await open_state(), operations(), settings, hold_s=5.0),
+        on_lookup=lambda operation, result: lookups.append(result),
+    )
+    await one.get("tax_history", "k", Upstream(HISTORY).fetch)
+    with redis.Redis.from_url(redis_url) as client:
+        client.config_resetstat()
+        assert await other.get("tax_history", "k", Upstream(HISTORY).fetch) == HISTORY
+        stats = client.info("commandstats")
+    assert lookups == ["shared"]
+    assert set(stats) - {"cmdstat_config|resetstat"} == {"cmdstat_mget"}  # one read

@@ -1,7 +1,8 @@
 """`make bench`: citizen-graph against the naive baseline, against Hive Gateway + GraphQL Mesh,
-and with `--workers 2` against one worker; each server in its own process.
+with `--workers 2` against one worker, and two replicas on one Redis; each server in its own
+process.
 
-Suites (`--suites`, default all three; each prints its table, all go to bench/results/latest.md):
+Suites (`--suites`, default all four; each prints its table, all go to bench/results/latest.md):
 - `baseline`: per latency profile of the sandbox (`none`, `realistic`), the gateway and the
   naive baseline of bench/naive.py on three scenarios (one citizen, 50 citizens, the same query
   warm), all fields;
@@ -11,12 +12,16 @@ Suites (`--suites`, default all three; each prints its table, all go to bench/re
   installed with npm into bench/.peer/ on first use, and skipped, with one line saying why,
   without node and npm or when the install fails;
 - `workers`: citizen-graph `serve --workers 2` against one worker, one citizen cold and warm, c=10.
+- `replicas` (bench/replicas.py): one replica, two without Redis, two on one Redis, sharing one
+  API Particulier token and one DGFiP client (`serve --config`), each fresh citizen asked once
+  through each replica, c=10: upstream calls and the sandbox's 429s; then a Redis hit's CPU and
+  latency against an in-process hit; skipped, with one line, without `redis-server`.
 
 Columns: requests/s, p50 and p99 latency, upstream calls per query (counted by the sandbox),
 CPU ms per query of the gateway's process tree (from /proc), failed fields per query (errors
 other than NOT_FOUND; a refused request, e.g. 429 RATE_LIMITED, counts one), then ratios.
 
-Reproduce: `make bench` (about 10 minutes on 2 cores), or
+Reproduce: `make bench` (about 12 minutes on 2 cores), or
 `.venv/bin/python -m bench --peer-only` (the side-by-side alone), `--suites peer,workers`,
 `--quick` (shorter runs, one repetition: a smoke run).
 """
@@ -33,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from bench import versus
+from bench import replicas, versus
 from bench.harness import (
     RESULTS,
     Row,
@@ -238,7 +243,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-SUITES = ("baseline", "peer", "workers")
+SUITES = ("baseline", "peer", "workers", "replicas")
 
 
 def main() -> None:
@@ -271,6 +276,8 @@ def main() -> None:
         sections.append(versus.versus_table(versus.run_versus(run)))
     if "workers" in suites:
         sections.append(versus.workers_table(versus.run_workers(run)))
+    if "replicas" in suites:
+        sections.append(replicas.replicas_table(replicas.run_replicas(run, args.quick)))
     output = "\n\n".join(sections)
     print("\n" + output)
     RESULTS.mkdir(parents=True, exist_ok=True)

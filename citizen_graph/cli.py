@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import glob
 import ipaddress
 import logging
 import os
@@ -14,40 +12,25 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
 
 import uvicorn
 
 from citizen_graph.app import (
-    SANDBOX_AUDIT_SECRET,
-    SANDBOX_CHAIN_SECRET,
     demo_habilitation,
     read_clients,
-)
-from citizen_graph.auth.audit import (
-    SubjectHasher,
-    chains,
-    find,
-    is_moved_aside,
-    is_side_file,
-    verify_files,
 )
 from citizen_graph.auth.credentials import DEMO_KEYS, Client, demo_client, key_hash
 from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl
+from citizen_graph.cli_audit import AUDIT_PATHS, audit_find, audit_verify
+from citizen_graph.cli_common import fail as _fail
+from citizen_graph.cli_common import settings_for as _settings
 from citizen_graph.errors import ConfigurationError
 from citizen_graph.schema import CitizenSchema, build_schema
 from citizen_graph.serving import SERVER_OPTIONS
-from citizen_graph.settings import Settings, SettingsError, settings_from_environment
+from citizen_graph.settings import Settings, settings_from_environment
 from citizen_graph.telemetry import configure_logging
 from citizen_graph.workers import serve_workers
-
-MAX_BREAKS_SHOWN = 20  # per chain: one written with another key breaks at every line
-
-AUDIT_PATHS = (
-    "audit files: each a file, a folder or a glob pattern; every worker's and replica's "
-    "file, with its rotated files, is a chain of its own"
-)
 
 logger = logging.getLogger("citizen_graph.cli")
 
@@ -126,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the oldest files were purged by retention: accept any start",
     )
     verify.add_argument("--config", help="settings file holding audit.chain_secret")
-    verify.set_defaults(command=_audit_verify)
+    verify.set_defaults(command=audit_verify)
     find = audit_commands.add_parser(
         "find", help="who read this citizen's data, or what an agent read (or both)"
     )
@@ -136,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "--agent", metavar="SUB", help="an agent's subject (its token's sub)"
     )
     find.add_argument("--config", help="settings file holding audit.secret")
-    find.set_defaults(command=_audit_find)
+    find.set_defaults(command=audit_find)
 
     key = commands.add_parser("key-hash", help="SHA-256 of an API key read on stdin")
     key.set_defaults(command=_key_hash)
@@ -346,157 +329,5 @@ def _load_policy(schema: CitizenSchema, file: str | None) -> Policy:
         _fail(f"invalid policy: {error}")
 
 
-def _audit_verify(args: argparse.Namespace) -> None:
-    key = _chain_secret(_settings(args.config))
-    found = _audit_chains(args.files)
-    broken = sum(not _verify_chain(chain, key, args.partial) for chain in found)
-    if broken:
-        _fail(f"{broken} of {len(found)} chain(s) broken")
-    print(f"citizen-graph: {len(found)} chain(s) intact")
-
-
-def _verify_chain(chain: list[Path], key: str, partial: bool) -> bool:
-    """One chain's verdict line and its problems; True when it is intact."""
-    try:
-        report = verify_files(chain, key, partial=partial)
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(_unreadable(error, chain))
-    name = str(chain[-1]) + (f" (+{len(chain) - 1} rotated)" if len(chain) > 1 else "")
-    verdict = f"broken, {len(report.breaks)} problem(s)" if report.breaks else "intact"
-    print(f"citizen-graph: {name}: chain {verdict}")
-    for problem in report.breaks[:MAX_BREAKS_SHOWN]:
-        print(f"  {problem}")
-    if len(report.breaks) > MAX_BREAKS_SHOWN:
-        print(f"  ... and {len(report.breaks) - MAX_BREAKS_SHOWN} more")
-    if report.note:
-        print(f"citizen-graph: note: {name}: {report.note}")
-    return not report.breaks
-
-
-def _audit_find(args: argparse.Namespace) -> None:
-    if args.fiscal_number is None and args.agent is None:
-        _fail("audit find needs --fiscal-number, --agent or both")
-    secret = str(_settings(args.config).audit.secret) or SANDBOX_AUDIT_SECRET
-    subject = None
-    if args.fiscal_number is not None:
-        subject = SubjectHasher(secret).fiscal_number(args.fiscal_number)
-    found = [
-        (record, path)
-        for chain in _audit_chains(args.files)
-        for path in chain
-        for record in _records_about(path, subject, args.agent)
-    ]
-    for record, path in sorted(found, key=lambda item: _time_of(item[0])):
-        print(f"{path}: {_described(record)}")
-
-
-def _described(record: dict[str, Any]) -> str:
-    # Files written before the rename say `fields_returned`.
-    fields = record.get("fields_permitted", record.get("fields_returned", []))
-    refusal = record.get("refusal")
-    what = (
-        f"refused: {refusal['code']}"
-        if refusal
-        else f"fields: {', '.join(fields) or '-'}"
-    )
-    agent = f" agent={record['agent']}" if record.get("agent") else ""
-    return (
-        f"{record['time']} {record['client_id']} (SIRET {record['recipient']}){agent} "
-        f"role={record['role']} purpose={record['purpose']!r} "
-        f"request={record['request_id']} {what}"
-    )
-
-
-def _records_about(
-    path: Path, subject: str | None, agent: str | None
-) -> list[dict[str, Any]]:
-    try:
-        with path.open(encoding="utf-8") as file:
-            return list(find((line for line in file if line.strip()), subject, agent))
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(_unreadable(error, [path]))
-    except (ValueError, AttributeError):  # not JSON, or not a record's shape
-        _fail(f"{path} holds a line that is not an audit record: run `audit verify`")
-
-
-def _time_of(record: dict[str, Any]) -> datetime.datetime:
-    """Records of several processes, merged in time order (a bad time sorts first)."""
-    try:
-        when = datetime.datetime.fromisoformat(str(record.get("time")))
-    except ValueError:
-        return datetime.datetime.min.replace(tzinfo=datetime.UTC)
-    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
-
-
-def _audit_chains(arguments: Sequence[str]) -> list[list[Path]]:
-    """The chains of the files that the arguments name: each a file, a folder (its files)
-    or a glob pattern (expanded here, so a quoted one works too). Files the gateway moved
-    aside are read only when named one by one."""
-    named: list[Path] = []
-    for argument in arguments:
-        paths = [path for path in _expand(argument) if not is_side_file(path)]
-        if not paths:
-            _fail(
-                f"{argument}: no audit file there (seal, lock and .tmp files are not)"
-                if Path(argument).exists()
-                else f"{argument}: no such file or folder, and no file matches it"
-            )
-        alone = Path(argument).is_file()
-        for path in paths:
-            if alone or not is_moved_aside(path):
-                named.append(path)
-            else:
-                print(
-                    f"citizen-graph: note: {path}: moved aside by the gateway (its seal "
-                    "file was missing), left out; name it alone to read it"
-                )
-    found = chains(named)
-    if not found:
-        _fail(f"no audit file to read in {' '.join(arguments)}")
-    return found
-
-
-def _expand(argument: str) -> Iterator[Path]:
-    """A file, a folder's files, or a pattern's matches (folders among them: their files)."""
-    path = Path(argument)
-    matches = (
-        [path]
-        if path.exists()
-        else [Path(m) for m in sorted(glob.glob(argument, recursive=True))]
-    )
-    for match in matches:
-        if not match.is_dir():
-            yield match
-            continue
-        try:
-            yield from sorted(child for child in match.iterdir() if child.is_file())
-        except OSError as error:
-            _fail(_unreadable(error, [match]))
-
-
-def _unreadable(error: OSError | UnicodeDecodeError, paths: Sequence[Path]) -> str:
-    if isinstance(error, UnicodeDecodeError):
-        return f"cannot read {' '.join(map(str, paths))}: not UTF-8 text"
-    return f"cannot read {error.filename}: {error.strerror}"
-
-
-def _chain_secret(settings: Settings) -> str:
-    secret = str(settings.audit.chain_secret)
-    if not secret and not settings.sandbox.enabled:
-        raise SettingsError("audit.chain_secret is required outside sandbox mode")
-    return secret or SANDBOX_CHAIN_SECRET
-
-
-def _settings(config: str | None) -> Settings:
-    if not config:
-        return settings_from_environment()
-    return settings_from_environment({**os.environ, "CITIZEN_GRAPH_CONFIG": config})
-
-
 def _key_hash(args: argparse.Namespace) -> None:
     print(key_hash(sys.stdin.readline().strip()))
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"citizen-graph: {message}", file=sys.stderr)
-    sys.exit(1)

@@ -44,7 +44,7 @@ from bench.harness import (
     settle,
     tree_cpu_seconds,
 )
-from citizen_graph.auth.credentials import ALL_DGFIP, CNAF, MESRI
+from citizen_graph.auth.demo_keys import ALL_DGFIP, CNAF, MESRI
 from tests.e2e.queries import TAX_FIELDS
 
 STREAMS = 2  # each asks every citizen of the pool once

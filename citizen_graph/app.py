@@ -25,13 +25,12 @@ from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.agents import agent_tokens
 from citizen_graph.auth.audit import AuditConfig, AuditLog
 from citizen_graph.auth.credentials import (
-    DEMO_KEYS,
     Client,
     ClientsError,
     Credentials,
-    demo_client,
     load_clients,
 )
+from citizen_graph.auth.demo_keys import DEMO_KEYS, demo_client
 from citizen_graph.auth.habilitations import Habilitation, habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy
 from citizen_graph.auth.quotas import QuotaBook, Quotas

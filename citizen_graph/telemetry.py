@@ -15,7 +15,7 @@ from typing import TextIO
 from urllib.parse import unquote
 
 from citizen_graph import request_scope
-from citizen_graph.auth.credentials import carries_identifier
+from citizen_graph.identifiers import carries_identifier
 
 _NOT_EXTRA = set(vars(logging.makeLogRecord({}))) | {"request_id"}
 ACCESS_LOGGER = "uvicorn.access"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from citizen_graph.auth.audit import AuditConfig, AuditLog
-from citizen_graph.auth.credentials import DEMO_KEYS
+from citizen_graph.auth.demo_keys import DEMO_KEYS
 from citizen_graph.cli import main
 from citizen_graph.schema import build_schema
 from tests.processes import wait_until_ready

@@ -31,7 +31,6 @@ import hashlib
 import hmac
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from citizen_graph.errors import (
     ForbiddenRole,
     Unauthenticated,
 )
+from citizen_graph.identifiers import carries_identifier
 from citizen_graph.persisted import ManifestError, TrustedDocuments, read_manifest
 
 MAX_PURPOSE_CHARS = 200
@@ -68,25 +68,6 @@ OPTIONAL_KEYS = {
 }
 QUOTA_KEYS = {"citizens", "requests", "window_s"}
 MAX_QUOTA_WINDOW_S = 86_400
-
-# Digits with separators between them: "3000000000011", "30 00 00 00 00 011", "30.00-00".
-DIGIT_RUN = re.compile(r"\d+(?:[\s._/-]+\d+)*")
-YEAR_RANGE = re.compile(r"(?:19|20)\d\d[\s._/-]+(?:19|20)\d\d")  # "2025-2026"
-NUMERIC_DATE = re.compile(
-    r"(?<!\d)(?:\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2}))(?!\d)"
-)
-MONTHS = (
-    "janvier|janv|f[ée]vrier|f[ée]vr|mars|avril|avr|mai|juin|juillet|juil|ao[uû]t|"
-    "septembre|sept|octobre|oct|novembre|nov|d[ée]cembre|d[ée]c|"
-    "january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|"
-    "september|sep|october|november|december"
-)
-WORDED_DATE = re.compile(
-    # Separators folded to "-" or spaces, or none at all: "14-mars-1984", "14mars1984".
-    rf"(?<!\d)\d{{1,2}}(?:er|st|nd|rd|th)?[\s-]*(?:{MONTHS})[\s-]*(?:\d{{4}}|\d{{2}})(?!\d)"
-    rf"|\b(?:{MONTHS})[\s-]*\d{{1,2}}(?:st|nd|rd|th)?[\s-]+(?:\d{{4}}|\d{{2}})(?!\d)",
-    re.IGNORECASE,
-)
 
 
 class ClientsError(ConfigurationError):
@@ -135,96 +116,6 @@ class Caller:
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-ALL_DGFIP = ("RessourceIR", "RessourceIRDerniere2")
-CNAF = ("cnaf_quotient_familial", "cnaf_allocataires", "cnaf_enfants", "cnaf_adresse")
-MESRI = ("mesri_identite", "mesri_inscription", "mesri_regime", "mesri_etablissements")
-
-
-@dataclass(frozen=True)
-class DemoKey:
-    """A demo key of the contract (sandbox mode only); its credentials are minted by the
-    sandbox at start-up, distinct for every key."""
-
-    recipient: str
-    roles: tuple[str, ...]
-    api_particulier: tuple[str, ...] | None  # scopes of its own token; None: no token
-    dgfip: tuple[str, ...] | None  # scopes of its own OAuth client; None: no client
-    quota: int | None = None  # distinct citizens per 60 s; None: `[sandbox] demo_quota`
-
-    def client_id(self, key: str) -> str:
-        # Client ids are not the keys: ids go to the audit trail, keys never do.
-        return "demo-client-" + key.removeprefix("demo-")
-
-
-DEMO_KEYS: dict[str, DemoKey] = {
-    "demo-family-portal": DemoKey(
-        "21350238800019", ("family_portal",), CNAF[:3], ALL_DGFIP
-    ),
-    "demo-social-services": DemoKey(
-        "26350238800011", ("social_services",), CNAF + MESRI, ALL_DGFIP
-    ),
-    "demo-student-aid": DemoKey("18004623700013", ("student_aid",), MESRI, ALL_DGFIP),
-    "demo-address-check": DemoKey(
-        "21350238800019", ("address_check",), None, ("RessourceIRDerniere2",)
-    ),
-    "demo-all-roles": DemoKey(
-        "26350238800011",
-        ("social_services", "family_portal", "student_aid", "address_check"),
-        CNAF + MESRI,
-        ALL_DGFIP,
-    ),
-    # A CCAS whose CAF habilitation covers the quotient only (no children, no MESRI).
-    "demo-ccas-partial": DemoKey(
-        "26350238800029", ("family_portal",), ("cnaf_quotient_familial",), ALL_DGFIP
-    ),
-    "demo-quota-small": DemoKey(
-        "21350238800027", ("address_check",), None, ("RessourceIRDerniere2",), 10
-    ),
-    # A federation router: `_service { sdl }` (the whole SDL) and nothing else.
-    "demo-router": DemoKey("21350238800035", ("router",), None, None),
-}
-
-
-def demo_client(
-    key: str, habilitations: tuple[Habilitation, ...], demo_quota: int = 1000
-) -> Client:
-    """`demo_quota`: distinct citizens per 60 s of the keys without their own (0: none)."""
-    demo = DEMO_KEYS[key]
-    citizens = demo.quota if demo.quota is not None else demo_quota
-    return Client(
-        demo.client_id(key),
-        key_hash(key),
-        demo.recipient,
-        demo.roles,
-        habilitations=habilitations,
-        quota=Quota(citizens=citizens) if citizens else None,
-    )
-
-
-def carries_identifier(text: str) -> bool:
-    """A run of 8 or more digits (a year range aside) or a full calendar date.
-
-    Compatibility forms are folded first and invisible characters dropped, and any character
-    that is neither a letter, a digit nor a space separates like a dash, so that
-    "3,000,000,000,011", "3000\u2011000" or a zero-width space hide nothing.
-    """
-    text = _folded(text)
-    for run in DIGIT_RUN.finditer(text):
-        digits = sum(c.isdigit() for c in run.group())
-        if digits >= 8 and not YEAR_RANGE.fullmatch(run.group()):
-            return True
-    return bool(NUMERIC_DATE.search(text) or WORDED_DATE.search(text))
-
-
-def _folded(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(
-        c if c.isalnum() or c.isspace() else "-"
-        for c in folded
-        if unicodedata.category(c) != "Cf"
-    )
 
 
 def _utf8(header: str) -> str:

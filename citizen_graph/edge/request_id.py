@@ -11,7 +11,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizen_graph import request_scope
-from citizen_graph.auth.credentials import carries_identifier
+from citizen_graph.identifiers import carries_identifier
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 

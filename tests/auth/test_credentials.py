@@ -218,7 +218,7 @@ def test_a_client_with_declared_purposes_may_use_no_other(tmp_path: Path) -> Non
 
 def test_demo_clients_may_give_any_ordinary_purpose() -> None:
     from citizen_graph.app import demo_habilitation
-    from citizen_graph.auth.credentials import demo_client
+    from citizen_graph.auth.demo_keys import demo_client
 
     key = "demo-family-portal"
     credentials = Credentials([demo_client(key, (demo_habilitation(key, "t", None),))])

@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.add_argument("--latency", default="none")
+    sandbox.add_argument(
+        "--ban-rate-limit-per-s",
+        type=int,
+        default=None,
+        help="BAN's per-IP limit instead of the real 50 requests/s (0: none)",
+    )
     sandbox.set_defaults(command=_sandbox)
 
     schema = commands.add_parser("schema", help="print the SDL")
@@ -249,7 +255,14 @@ def _sandbox(args: argparse.Namespace) -> None:
     url = f"http://{args.host}:{args.port}"
     logger.info("sandbox at %s", url, extra={"sandbox_url": url})
     uvicorn.run(
-        create_sandbox_app(latency=args.latency),
+        create_sandbox_app(
+            latency=args.latency,
+            rate_limits=(
+                {}
+                if args.ban_rate_limit_per_s is None
+                else {"ban": args.ban_rate_limit_per_s}
+            ),
+        ),
         host=args.host,
         port=args.port,
         log_config=None,

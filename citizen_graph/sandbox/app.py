@@ -8,7 +8,7 @@ the app built here (`app.state.sandbox`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -45,19 +45,21 @@ def create_sandbox_app(
     households: int = 10_000,
     today: datetime.date | None = None,
     upstreams: Sequence[SimulatedUpstream] = REGISTRY,
+    rate_limits: Mapping[str, int] | None = None,
 ) -> Starlette:
     """The simulated upstreams (by default `/dgfip`, `/api-particulier`, `/ban`), plus
     `/_sandbox`.
 
     `latency`: one of LATENCY_PROFILES; `today`: the date the upstreams believe it is
-    (available tax years, current QF month, academic year); default: the real date.
+    (available tax years, current QF month, academic year); default: the real date;
+    `rate_limits`: per upstream, its per-client limit instead of the real one (0: none).
     """
     check(upstreams)
     profile = latency_profile(latency, upstreams)
     today = today or datetime.date.today()
     population = Population.generate(seed, households)
     runtime = Runtime(profile, [u.name for u in upstreams])
-    world = World(population, runtime, today)
+    world = World(population, runtime, today, dict(rate_limits or {}))
     built = {u.name: u.build(world) for u in upstreams}
     routes: list[BaseRoute] = []
     for declaration in upstreams:

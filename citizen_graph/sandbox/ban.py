@@ -40,16 +40,23 @@ def _bad_query(detail: str) -> Response:
 
 
 class Ban:
-    def __init__(self, geocoder: Geocoder, runtime: Runtime) -> None:
+    def __init__(
+        self, geocoder: Geocoder, runtime: Runtime, rate_limit: int = RATE_LIMIT
+    ) -> None:
+        """`rate_limit`: requests per rolling second per IP; 0: none (benchmarks)."""
         self._geocoder = geocoder
         self._runtime = runtime
-        self._limits = RollingWindow(RATE_LIMIT, penalty_s=PENALTY_S)
-        runtime.on_reset(self._limits.clear)
+        self._limits = (
+            RollingWindow(rate_limit, penalty_s=PENALTY_S) if rate_limit else None
+        )
+        if self._limits is not None:
+            runtime.on_reset(self._limits.clear)
 
     @classmethod
     def build(cls, world: World) -> Ban:
         addresses = (h.address for h in world.population.households)
-        return cls(Geocoder(addresses), world.runtime)
+        limit = world.rate_limits.get(NAME, RATE_LIMIT)
+        return cls(Geocoder(addresses), world.runtime, limit)
 
     def routes(self) -> list[BaseRoute]:
         runtime, fail = self._runtime, self.failure
@@ -74,8 +81,12 @@ class Ban:
         return JSONResponse(body, status_code=status)
 
     def _limited(self, handler: Handler) -> Handler:
+        limits = self._limits
+        if limits is None:
+            return handler
+
         async def endpoint(request: Request) -> Response:
-            verdict = self._limits.hit(request.client.host if request.client else "")
+            verdict = limits.hit(request.client.host if request.client else "")
             if not verdict.allowed:
                 response = self.failure(request, 429)
                 response.headers["Retry-After"] = str(verdict.retry_after_s)

@@ -28,6 +28,9 @@ class World:
     population: Population
     runtime: Runtime
     today: datetime.date  # the date the upstreams believe it is
+    # Per upstream name, its per-client rate limit instead of the real service's
+    # (requests per second; 0: none), e.g. {"ban": 0} for a benchmark of gateways alone.
+    rate_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 class Upstream(Protocol):

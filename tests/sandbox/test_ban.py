@@ -195,3 +195,17 @@ async def test_rate_limit_answers_429_with_retry_after(
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "5"
     assert response.json()["code"] == 429
+
+
+async def test_the_rate_limit_can_be_changed_or_lifted_for_benchmarks() -> None:
+    from citizen_graph.sandbox import create_sandbox_app
+
+    for limit, served in ((5, 5), (0, 60)):
+        app = create_sandbox_app(rate_limits={"ban": limit}, households=200)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as c:
+            statuses = [
+                (await c.get(SEARCH, params={"q": "rennes"})).status_code
+                for _ in range(60)
+            ]
+        assert statuses.count(200) == served, limit

@@ -21,6 +21,10 @@ class Viewer:
     allowed_roles: list[str]
     purpose: str | None
     readable_fields: list[str]
+    agent: str | None = strawberry.field(
+        description="With an agent's token (JWT): the agent's subject, as the audit records "
+        "it; null with an API key."
+    )
 
 
 @strawberry.type
@@ -55,6 +59,7 @@ class Query:
             readable_fields=list(
                 info.context.policy.readable_fields(caller.role, caller.uncovered)
             ),
+            agent=caller.agent,
         )
 
 

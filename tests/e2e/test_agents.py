@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from citizen_graph.cli import main
-from tests.conftest import ALICE, ALICE_IDENTITY, GatewayClient
+from tests.conftest import ALICE, ALICE_IDENTITY, FAMILY, GatewayClient
 
 QUOTIENT = """query Quotient($i: PivotIdentityInput) {
   citizen(identity: $i) { familyQuotient { value } } }"""
@@ -46,6 +46,14 @@ def test_an_agents_token_minted_by_the_sandbox_reaches_data(
     result = gateway.query(QUOTIENT, {"i": ALICE_IDENTITY}, key=mint(sandbox))
     assert "errors" not in result
     assert result["data"]["citizen"]["familyQuotient"]["value"] is not None
+
+
+def test_the_viewer_names_the_agent_and_is_null_for_an_api_key(
+    gateway: GatewayClient, sandbox: httpx.Client
+) -> None:
+    query = "{ viewer { agent clientId } }"
+    assert gateway.query(query, key=mint(sandbox))["data"]["viewer"]["agent"] == AGENT
+    assert gateway.query(query, key=FAMILY)["data"]["viewer"]["agent"] is None
 
 
 def test_an_es256_token_reaches_data_too(

@@ -41,7 +41,11 @@ def replicas(
     start_gateway: Callable[..., GatewayClient], redis_url: str
 ) -> tuple[GatewayClient, GatewayClient]:
     return tuple(  # type: ignore[return-value]
-        start_gateway(redis={"url": redis_url, "replicas": 2}) for _ in range(2)
+        # Sandbox, both gateways and the test share one process here: on a loaded
+        # 2-core machine its event loops stall past the default 0.5 s, which would read
+        # as a lost Redis (tested on its own below).
+        start_gateway(redis={"url": redis_url, "replicas": 2, "timeout_s": 3.0})
+        for _ in range(2)
     )
 
 

@@ -48,6 +48,7 @@ from citizen_graph.edge.refusals import Refusals
 from citizen_graph.edge.request_id import RequestIdMiddleware
 from citizen_graph.edge.request_scope import RequestScope
 from citizen_graph.edge.tracing import Traced
+from citizen_graph.graphiql import GraphiQLAssets
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import Metrics
 from citizen_graph.persisted import PersistedQueries
@@ -155,6 +156,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/graphiql/{asset}", GraphiQLAssets()),  # GraphiQL's, vendored
         ],
         middleware=[*_cors(settings), Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -34,6 +34,7 @@ from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
 from citizen_graph.edge.methods import QUERY_OVER_GET
 from citizen_graph.errors import CitizenGraphError, MethodNotAllowed
+from citizen_graph.graphiql import graphiql_page
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import CONTENT_TYPE, Metrics
 from citizen_graph.persisted import PersistedQueries
@@ -127,6 +128,11 @@ class GraphQLView(GraphQL[Context, None]):
             and "extensions" not in params
             and "text/html" in request.headers.get("accept", "")
         )
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """GraphiQL from the gateway itself (citizen_graph/graphiql/), no CDN; the README's
+        example and the demo headers prefilled in sandbox mode."""
+        return graphiql_page(sandbox=self.services.settings.sandbox.demo_keys)
 
     async def execute_single(
         self,

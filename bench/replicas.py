@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from bench.harness import (
     tree_cpu_seconds,
 )
 from citizen_graph.auth.demo_keys import ALL_DGFIP, CNAF, MESRI
+from tests import redis_server as redis_process
 from tests.e2e.queries import TAX_FIELDS
 
 STREAMS = 2  # each asks every citizen of the pool once
@@ -161,40 +161,11 @@ def redis_missing() -> str | None:
 
 @contextmanager
 def redis_server() -> Iterator[RedisServer]:
-    """`redis-server` on a free loopback port, no persistence; its log in bench/results/."""
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
+    """`redis-server` on a free loopback port, no persistence (the tests' own server); its
+    log in bench/results/."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="citizen-graph-bench-redis-") as folder,
-        (RESULTS / "redis-server.log").open("ab") as log,
-    ):
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--appendonly", "no", "--dir", folder]
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            client = redis.Redis.from_url(url)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"redis-server did not start; see {log.name}"
-                        ) from None
-                    time.sleep(0.05)
-            client.close()
-            yield RedisServer(url, proc.pid, secrets.token_urlsafe(32))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with redis_process.running(RESULTS) as server:
+        yield RedisServer(server.url, server.pid, secrets.token_urlsafe(32))
 
 
 @contextmanager

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -25,9 +27,10 @@ def free_port() -> int:
 
 class RedisServer:
     """`redis-server` without persistence; `stop()` and `start()` again on the same port
-    (a Redis lost, then back)."""
+    (a Redis lost, then back). Its log goes to `log_folder` when given (the benchmark's
+    results), else beside its data."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_folder: Path | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -38,12 +41,18 @@ class RedisServer:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._folder = tempfile.TemporaryDirectory(prefix="citizen-graph-redis-")
+        self._log = (log_folder or Path(self._folder.name)) / "redis-server.log"
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
 
     def start(self) -> RedisServer:
         args = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", self._folder.name]
-        log = Path(self._folder.name) / "redis.log"
+        log = self._log
         with log.open("ab") as output:  # the child keeps its own descriptor
             self._process = subprocess.Popen(
                 args, stdout=output, stderr=subprocess.STDOUT
@@ -64,7 +73,11 @@ class RedisServer:
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
-            self._process.wait(timeout=10)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
             self._process = None
 
     def client(self) -> redis.Redis:
@@ -73,3 +86,13 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         self._folder.cleanup()
+
+
+@contextmanager
+def running(log_folder: Path | None = None) -> Iterator[RedisServer]:
+    """A started server, stopped and its data removed on leaving."""
+    server = RedisServer(log_folder).start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -5,7 +5,6 @@ README's example is prefilled in sandbox mode and nothing outside it, and headle
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -22,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from citizen_graph.auth.credentials import key_hash
 from citizen_graph.graphiql import example
 from citizen_graph.graphiql.assets import VENDOR
 from citizen_graph.serving import ThreadedServer
-from tests.conftest import GatewayClient, configured_settings, serving
+from tests.clients_files import minted, one_client, serving_clients
+from tests.conftest import GatewayClient
 
 README = Path(__file__).parents[2] / "README.md"
 HTML = {"Accept": "text/html"}
@@ -188,30 +187,9 @@ def test_the_readme_shows_the_prefilled_example() -> None:
 def configured(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> Iterator[GatewayClient]:
-    """A gateway outside sandbox mode, with one client (KEY) reading its viewer."""
-    oauth = sandbox.post("/_sandbox/dgfip/clients", json={}).json()
-    (tmp_path / "dgfip-secret").write_text(oauth["client_secret"])
-    clients = tmp_path / "clients.toml"
-    clients.write_text(
-        f"""
-[[clients]]
-id = "graphiql-portal"
-key_sha256 = "{key_hash(KEY)}"
-recipient = "21350238800019"
-roles = ["address_check"]
-  [[clients.habilitations]]
-  id = "graphiql-portal-adresse"
-  procedure = "Justificatif de domicile"
-  roles = ["address_check"]
-  [clients.habilitations.dgfip]
-  client_id = "{oauth["client_id"]}"
-  client_secret = {{ file = "{tmp_path}/dgfip-secret" }}
-  scopes = ["RessourceIRDerniere2"]
-"""
-    )
-    settings = configured_settings(sandbox_server.url, tmp_path)
-    auth = dataclasses.replace(settings.auth, clients_file=str(clients))
-    with serving(dataclasses.replace(settings, auth=auth), tmp_path / "a.jsonl") as gw:
+    """A gateway outside sandbox mode, with one client (KEY)."""
+    clients = one_client(tmp_path, KEY, minted(sandbox), client="graphiql-portal")
+    with serving_clients(sandbox_server, tmp_path, clients) as gw:
         yield gw
 
 

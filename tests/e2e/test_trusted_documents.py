@@ -3,7 +3,6 @@ marked trusted-documents-only runs those and nothing else (PERSISTED_QUERY_NOT_A
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -12,15 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citizen_graph.auth.credentials import ClientsError, key_hash, load_clients
+from citizen_graph.auth.credentials import ClientsError, load_clients
 from citizen_graph.serving import ThreadedServer
-from tests.conftest import (
-    ALICE,
-    GatewayClient,
-    configured_settings,
-    serving,
-    upstream_calls,
-)
+from tests.clients_files import minted, one_client, serving_clients
+from tests.conftest import ALICE, GatewayClient, upstream_calls
 
 QUERY = "query Address($f: String) { citizen(fiscalNumber: $f) { address { city } } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -36,41 +30,19 @@ def manifest(tmp_path: Path, body: str = QUERY, digest: str = HASH) -> None:
     )
 
 
-def clients_file(tmp_path: Path, client_id: str, secret: str, only: bool) -> Path:
-    (tmp_path / "dgfip-secret").write_text(secret)
-    path = tmp_path / "clients.toml"
-    path.write_text(
-        f"""
-[[clients]]
-id = "portal"
-key_sha256 = "{key_hash(KEY)}"
-recipient = "21350238800019"
-roles = ["address_check"]
-trusted_documents = "manifest.json"
-trusted_documents_only = {str(only).lower()}
-  [[clients.habilitations]]
-  id = "portal-adresse"
-  procedure = "Justificatif de domicile"
-  roles = ["address_check"]
-  [clients.habilitations.dgfip]
-  client_id = "{client_id}"
-  client_secret = {{ file = "{tmp_path}/dgfip-secret" }}
-  scopes = ["RessourceIRDerniere2"]
-"""
-    )
-    return path
+def clients_file(tmp_path: Path, dgfip: tuple[str, str], only: bool) -> Path:
+    lines = 'trusted_documents = "manifest.json"\n'
+    lines += f"trusted_documents_only = {str(only).lower()}"
+    return one_client(tmp_path, KEY, dgfip, extra=lines)
 
 
 @pytest.fixture
 def trusted_only(
     sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
 ) -> Iterator[GatewayClient]:
-    oauth = sandbox.post("/_sandbox/dgfip/clients", json={}).json()
     manifest(tmp_path)
-    path = clients_file(tmp_path, oauth["client_id"], oauth["client_secret"], only=True)
-    settings = configured_settings(sandbox_server.url, tmp_path)
-    auth = dataclasses.replace(settings.auth, clients_file=str(path))
-    with serving(dataclasses.replace(settings, auth=auth), tmp_path / "a.jsonl") as gw:
+    path = clients_file(tmp_path, minted(sandbox), only=True)
+    with serving_clients(sandbox_server, tmp_path, path) as gw:
         yield gw
 
 
@@ -119,14 +91,14 @@ def test_a_manifest_whose_id_is_not_its_documents_hash_stops_the_start(
     tmp_path: Path,
 ) -> None:
     manifest(tmp_path, digest="1" * 64)
-    path = clients_file(tmp_path, "any", "secret", only=True)
+    path = clients_file(tmp_path, ("any", "secret"), only=True)
     with pytest.raises(ClientsError, match="SHA-256") as refused:
         load_clients(path, {})
     assert QUERY not in str(refused.value)
 
 
 def test_trusted_documents_only_needs_a_manifest(tmp_path: Path) -> None:
-    path = clients_file(tmp_path, "any", "secret", only=True)
+    path = clients_file(tmp_path, ("any", "secret"), only=True)
     path.write_text(
         path.read_text().replace('trusted_documents = "manifest.json"\n', "")
     )

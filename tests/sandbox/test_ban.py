@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import time
+from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
+
+from citizen_graph.sandbox import geocoder
 
 pytestmark = pytest.mark.anyio
 SEARCH, CSV = "/ban/search/", "/ban/search/csv/"
@@ -170,17 +172,32 @@ async def test_csv_unknown_column_gets_400(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_csv_of_100_rows_is_geocoded_quickly(client: httpx.AsyncClient) -> None:
-    citizens = (await client.get("/_sandbox/citizens", params={"limit": 100})).json()
-    assert citizens["total"] > 10_000
+async def test_csv_rows_score_only_the_streets_of_their_postcode(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch stays cheap because each row is scored against its postcode's streets
+    only, never the whole population's (counted, not timed)."""
+    scored = Counter[str]()
+    similarity = geocoder._similarity
+
+    def counting(asked: dict[str, float], total: float, indexed: Any) -> float:
+        scored[indexed.commune.postcode] += 1
+        return similarity(asked, total, indexed)
+
+    monkeypatch.setattr(geocoder, "_similarity", counting)
+    await search(client, "R DES EXEMPLES")  # no postcode: every commune's streets
+    everywhere = sum(scored.values())
+    assert len(scored) > 10
+    scored.clear()
     text = "n,voie,cp\n" + "".join(
         f"{i},{i % 80 + 1} R DES EXEMPLES,35000\n" for i in range(100)
     )
-    started = time.process_time()
     _, rows = await batch(client, text, columns=["voie"], postcode="cp")
-    assert time.process_time() - started < 0.5
     assert len(rows) == 100
     assert {r["result_status"] for r in rows} == {"ok"}
+    assert set(scored) == {"35000"}
+    assert scored["35000"] % 100 == 0
+    assert scored["35000"] // 100 * 10 < everywhere
 
 
 async def test_rate_limit_answers_429_with_retry_after(

@@ -2,7 +2,8 @@
 
 The wrapper applies, in order: the circuits (the calling client's and the shared one,
 `_resilience.Circuits`), the request's deadline, the client-side rate limit, one budgeted retry
-for idempotent calls on connection errors, 502 and 503 (never on an error about one person),
+for idempotent calls on connection errors, 502 and 503 (never on an error about one person)
+and on the upstream's "identical request in flight" status (after about one call's time),
 and the one translation of httpx exceptions into the project's errors. It reports each call to
 the request journal (`request_scope.record`). It never logs or raises anything built from an
 httpx exception: those carry the upstream URL, fiscal number included.
@@ -179,7 +180,10 @@ class UpstreamClient:
         auth: httpx.Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         subject_error: SubjectError = _never,
+        in_flight_status: int | None = None,
     ) -> None:
+        """`in_flight_status`: the upstream's answer to a request identical to one still in
+        flight (API Particulier's 409): asked again once that one should be done."""
         self.config = config
         self.source = config.source
         self.circuits = Circuits(
@@ -195,6 +199,7 @@ class UpstreamClient:
         self._underway = 0  # calls between their rate slot and their answer
         self._reserved = 0  # calls admitted, not started (every credential)
         self._subject_error = subject_error
+        self._in_flight_status = in_flight_status
         self._budget = RetryBudget()
         self._slots = asyncio.Semaphore(config.max_connections)
         self._http = httpx.AsyncClient(
@@ -217,7 +222,7 @@ class UpstreamClient:
         """How many more calls of `credential` can be answered within `within_s`: the
         credential's rate (its bucket) and the connection slots shared by all, at the
         pessimistic estimate of an answer's time; calls under way or reserved first."""
-        latency = min(1.5 * self._latency_s + 0.1, self.config.read_timeout_s)
+        latency = self._call_s()
         finish = within_s - FINISH_MARGIN_S
         if finish <= latency:
             return 0
@@ -225,6 +230,10 @@ class UpstreamClient:
         pooled = self.config.max_connections * rounds - self._underway - self._reserved
         rate = self.limiter(credential).capacity(finish - latency)
         return max(0, pooled if rate is None else min(pooled, rate))
+
+    def _call_s(self) -> float:
+        """The pessimistic estimate of an answer's time."""
+        return min(1.5 * self._latency_s + 0.1, self.config.read_timeout_s)
 
     def reserve(self, credential: str, calls: int) -> None:
         """Set `calls` aside for the current request (released as they start, or when
@@ -295,24 +304,33 @@ class UpstreamClient:
             response = await self._attempt(call, request)
             if response is not None and not self._retryable(response):
                 return response
-            if not self._may_retry(method, attempt):
+            # The identical request in flight (another replica's, with Redis lost) is
+            # answered within about one call's time; anything else soon, with jitter.
+            pause_s = (
+                self._call_s()
+                if response is not None
+                and response.status_code == self._in_flight_status
+                else random.uniform(0.05, 0.2)
+            )
+            if not self._may_retry(method, attempt, pause_s):
                 if response is not None:
                     return response
                 raise UpstreamUnavailable(
                     self.source, "The upstream could not be reached."
                 )
-            await asyncio.sleep(random.uniform(0.05, 0.2))
+            await asyncio.sleep(pause_s)
 
     def _retryable(self, response: httpx.Response) -> bool:
-        return response.status_code in RETRYABLE_STATUSES and not self._subject_error(
-            response
-        )
+        status = response.status_code
+        if status == self._in_flight_status:
+            return True
+        return status in RETRYABLE_STATUSES and not self._subject_error(response)
 
-    def _may_retry(self, method: str, attempt: int) -> bool:
+    def _may_retry(self, method: str, attempt: int, pause_s: float) -> bool:
         return (
             method == "GET"
             and attempt == 1
-            and request_scope.remaining_s(self.config.read_timeout_s)
+            and request_scope.remaining_s(self.config.read_timeout_s) - pause_s
             > MIN_RETRY_WINDOW_S
             and self._budget.withdraw()
         )

@@ -34,6 +34,8 @@ from citizen_graph.settings import Settings
 SOURCE = "api_particulier"
 FAMILY_QUOTIENT_PATH = "/v3/dss/quotient_familial/identite"
 STUDENT_STATUS_PATH = "/v3/mesri/statut_etudiant/identite"
+# 00015: an identical request of the same token is in flight (asked again once).
+IN_FLIGHT = 409
 
 
 class ApiParticulierConnector:
@@ -118,6 +120,10 @@ def _error(response: httpx.Response) -> Exception:
         )
     if status == 429:
         return UpstreamUnavailable(SOURCE, "The upstream's rate limit was reached.")
+    if status == IN_FLIGHT:
+        return UpstreamUnavailable(
+            SOURCE, "An identical request was still being answered upstream."
+        )
     return unexpected_status(SOURCE, response)
 
 
@@ -206,7 +212,9 @@ def provider_error(response: httpx.Response) -> bool:
 
 def connect(settings: Settings) -> ApiParticulierConnector:
     client = UpstreamClient(
-        ClientConfig.of(SOURCE, settings), subject_error=provider_error
+        ClientConfig.of(SOURCE, settings),
+        subject_error=provider_error,
+        in_flight_status=IN_FLIGHT,
     )
     return ApiParticulierConnector(client)
 

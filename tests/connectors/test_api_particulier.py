@@ -7,9 +7,11 @@ import httpx
 import pytest
 
 from citizen_graph.access import Access
-from citizen_graph.connectors import Connectors
+from citizen_graph.connectors import Connectors, open_connectors, point_at_sandbox
 from citizen_graph.errors import NotFound, UpstreamUnavailable
 from citizen_graph.records import PivotIdentity
+from citizen_graph.serving import ThreadedServer
+from tests.conftest import gateway_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -99,3 +101,25 @@ async def test_the_client_never_exceeds_twenty_calls_per_second(
     ]
     assert "429" not in statuses
     assert statuses["200"] == 45
+
+
+async def test_an_identical_request_in_flight_elsewhere_is_asked_again_once_it_is_done(
+    connectors: Connectors,
+    access: Access,
+    sandbox: httpx.Client,
+    sandbox_server: ThreadedServer,
+) -> None:
+    """Two replicas without a shared cache (Redis lost) ask for one person with one
+    token: the second gets 409 00015, asks again after about one call's time, and reads
+    the quotient rather than an error."""
+    sandbox.put("/_sandbox/faults/api_particulier", json={"latency_ms": 300})
+    url = sandbox_server.url
+    async with open_connectors(point_at_sandbox(gateway_settings(url), url)) as other:
+        first = asyncio.create_task(
+            connectors.api_particulier.family_quotient(ALICE, access)
+        )
+        await asyncio.sleep(0.05)
+        second = await other.api_particulier.family_quotient(ALICE, access)
+        assert (await first).value == second.value
+    stats = sandbox.get("/_sandbox/stats").json()["upstreams"]["api_particulier"]
+    assert stats["statuses"] == {"200": 2, "409": 1}

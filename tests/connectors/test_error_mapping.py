@@ -134,6 +134,7 @@ async def test_ban_answer_of_the_wrong_shape_is_upstream_unavailable() -> None:
     [
         (404, NotFound),
         (422, BadUserInput),
+        (409, UpstreamUnavailable),
         (429, UpstreamUnavailable),
         (502, UpstreamUnavailable),
         (504, UpstreamUnavailable),

@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.agents import agent_tokens
 from citizen_graph.auth.audit import AuditConfig, AuditLog
+from citizen_graph.auth.clients import Client
 from citizen_graph.auth.credentials import (
-    Client,
     ClientsError,
     Credentials,
     load_clients,

@@ -19,7 +19,8 @@ from citizen_graph.app import (
     demo_habilitation,
     read_clients,
 )
-from citizen_graph.auth.credentials import Client, key_hash
+from citizen_graph.auth.clients import Client
+from citizen_graph.auth.credentials import key_hash
 from citizen_graph.auth.demo_keys import DEMO_KEYS, demo_client
 from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.policy import Policy, PolicyError, load_policy, restricted_sdl

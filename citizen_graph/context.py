@@ -13,7 +13,7 @@ from opentelemetry.trace import Tracer
 
 from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
-from citizen_graph.auth.credentials import Caller
+from citizen_graph.auth.clients import Caller
 from citizen_graph.auth.decision import Decision
 from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import Policy

@@ -22,10 +22,8 @@ from strawberry.types import ExecutionResult
 
 from citizen_graph.auth.admission import Admission
 from citizen_graph.auth.audit import AuditLog
-from citizen_graph.auth.credentials import (
-    Caller,
-    Credentials,
-)
+from citizen_graph.auth.clients import Caller
+from citizen_graph.auth.credentials import Credentials
 from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import Quotas

@@ -24,18 +24,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import SplitResult, urlsplit
 
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 from jwt.exceptions import InvalidSubjectError
 
+from citizen_graph.auth.clients import Client
 from citizen_graph.errors import Unauthenticated
 from citizen_graph.settings import AuthSettings, Settings, SettingsError
-
-if TYPE_CHECKING:  # credentials.py imports this module
-    from citizen_graph.auth.credentials import Client
 
 NAMESPACE = "https://citizen-graph.fr/claims"
 ALGORITHMS = ("RS256", "ES256")  # pinned: `none`, HS256 and the rest are refused

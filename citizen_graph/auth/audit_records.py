@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from citizen_graph.auth.credentials import Caller
+from citizen_graph.auth.clients import Caller
 from citizen_graph.identifiers import carries_identifier
 from citizen_graph.records import CitizenKey
 from citizen_graph.request_scope import UpstreamCall

@@ -36,10 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citizen_graph.access import Access
 from citizen_graph.auth.agents import AgentTokens, bearer_jwt
+from citizen_graph.auth.clients import Caller, Client
 from citizen_graph.auth.habilitations import (
-    Habilitation,
     HabilitationError,
     check_distinct_credentials,
     parse_habilitations,
@@ -72,46 +71,6 @@ MAX_QUOTA_WINDOW_S = 86_400
 
 class ClientsError(ConfigurationError):
     """The clients file is invalid; the message names the client and the key."""
-
-
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    key_sha256: str
-    recipient: str  # SIRET of the organisation receiving the data
-    roles: tuple[str, ...]  # the first one is the default
-    purposes: tuple[str, ...] = ()  # its declared procedures; empty: any purpose
-    habilitations: tuple[Habilitation, ...] = ()
-    quota: Quota | None = None
-    documents: TrustedDocuments | None = None  # its manifest (persisted.py)
-
-    def habilitation_for(self, role: str) -> Habilitation | None:
-        return next((h for h in self.habilitations if role in h.roles), None)
-
-
-@dataclass(frozen=True)
-class Caller:
-    client_id: str
-    recipient: str
-    role: str
-    allowed_roles: tuple[str, ...]
-    purpose: str | None
-    habilitation: Habilitation | None = None  # the one serving `role`
-    quota: Quota | None = None  # the client's
-    agent: str | None = None  # an agent's token: its subject (`sub`)
-    documents: TrustedDocuments | None = None  # the client's
-
-    @property
-    def access(self) -> Access:
-        """What its upstream calls are made with (no credential at all without one)."""
-        if self.habilitation is not None:
-            return self.habilitation.access
-        return Access("", self.recipient)
-
-    @property
-    def uncovered(self) -> frozenset[str]:
-        """Coordinates the role may read but the habilitation's scopes do not cover."""
-        return self.habilitation.uncovered if self.habilitation else frozenset()
 
 
 def key_hash(key: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from citizen_graph.auth.credentials import Client, key_hash
+from citizen_graph.auth.clients import Client
+from citizen_graph.auth.credentials import key_hash
 from citizen_graph.auth.habilitations import Habilitation
 from citizen_graph.auth.quotas import Quota
 

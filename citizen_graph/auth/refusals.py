@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from citizen_graph import request_scope
 from citizen_graph.auth.audit import AuditLog, refusal_record
-from citizen_graph.auth.credentials import Caller, Client
+from citizen_graph.auth.clients import Caller, Client
 from citizen_graph.records import CitizenKey
 
 logger = logging.getLogger("citizen_graph.audit")

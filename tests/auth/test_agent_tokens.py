@@ -32,7 +32,8 @@ from citizen_graph.auth.agents import (
     JwksFile,
     agent_tokens,
 )
-from citizen_graph.auth.credentials import Caller, Client, Credentials, key_hash
+from citizen_graph.auth.clients import Caller, Client
+from citizen_graph.auth.credentials import Credentials, key_hash
 from citizen_graph.auth.habilitations import habilitation
 from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
 from citizen_graph.serving import ThreadedServer

@@ -14,6 +14,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
@@ -30,11 +31,11 @@ from citizen_graph.auth.quotas import Quotas
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
-from citizen_graph.edge.methods import QUERY_OVER_GET
-from citizen_graph.errors import CitizenGraphError, MethodNotAllowed
+from citizen_graph.edge.methods import wants_ide
+from citizen_graph.errors import CitizenGraphError
 from citizen_graph.graphiql import graphiql_page
 from citizen_graph.ids import CitizenIdCodec
-from citizen_graph.metrics import CONTENT_TYPE, Metrics
+from citizen_graph.metrics import Metrics
 from citizen_graph.persisted import PersistedQueries
 from citizen_graph.resolvers.loaders import Loaders
 from citizen_graph.schema import CitizenSchema
@@ -117,15 +118,9 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
-        """Browsers asking for HTML, with nothing to run; a GET carrying a persisted
-        query's hash is run (edge/methods.py), whatever its Accept header."""
-        params = request.query_params
-        return bool(
-            request.method == "GET"
-            and "query" not in params
-            and "extensions" not in params
-            and "text/html" in request.headers.get("accept", "")
-        )
+        """The rule edge/methods.py routes by: a GET carrying a persisted query's hash is
+        run, whatever its Accept header."""
+        return wants_ide(request.method, request.query_params, request.headers)
 
     async def render_graphql_ide(self, request: Any) -> Response:
         """GraphiQL from the gateway itself (citizen_graph/graphiql/), no CDN; the README's
@@ -144,9 +139,6 @@ class GraphQLView(GraphQL[Context, None]):
         """The persisted-operation protocols (persisted.py) before Strawberry's execution:
         a refusal touches no citizen, so it is answered here, outside the GraphQL stage."""
         try:
-            hashed = (request_data.extensions or {}).get("persistedQuery") is not None
-            if request_adapter.method == "GET" and not hashed:
-                raise MethodNotAllowed(QUERY_OVER_GET)  # edge/methods.py: extensions={}
             query = await self.services.persisted.resolve(
                 request_data.query, request_data.extensions, context.caller.documents
             )
@@ -162,8 +154,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services
-        # GET only serves GraphiQL (queries over GET are refused before execution), so it
-        # runs without a caller; POST always has one (GraphQLEndpoint).
+        # Every request that reaches execution has a caller (edge/authentication.py); the
+        # GraphiQL page, which runs nothing, has none.
         caller: Caller = request.scope.get("citizen_graph.caller", ANONYMOUS)
         context = Context(
             caller=caller,
@@ -211,7 +203,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     refresh_states(services)
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def refresh_states(services: Services) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -178,6 +179,10 @@ class GatewayClient:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    def records(self) -> list[dict[str, Any]]:
+        """The audit records written so far, oldest first."""
+        return [json.loads(line) for line in self.audit_file.read_text().splitlines()]
 
 
 def upstream_calls(sandbox: httpx.Client, upstream: str, route_part: str = "") -> int:

@@ -4,8 +4,6 @@ names the agent (CONTRACT.md §9)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,10 +25,6 @@ def mint(sandbox: httpx.Client, **body: Any) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
     return token
-
-
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_the_sandbox_serves_only_public_signing_keys(sandbox: httpx.Client) -> None:
@@ -71,7 +65,7 @@ def test_the_agent_is_in_the_audit_record_and_audit_find_lists_what_it_read(
     other = mint(sandbox, sub="agent-other")
     gateway.query(f'{{ citizen(fiscalNumber: "{ALICE}") {{ id }} }}', key=other)
     gateway.query(QUOTIENT, {"i": ALICE_IDENTITY}, key="demo-family-portal")
-    first, second, by_key = records(gateway.audit_file)
+    first, second, by_key = gateway.records()
     assert (first["agent"], first["client_id"]) == (AGENT, "demo-client-family-portal")
     assert (second["agent"], by_key["agent"]) == ("agent-other", None)
     capsys.readouterr()
@@ -105,7 +99,7 @@ def test_a_role_outside_the_tokens_roles_is_forbidden(
     response = gateway.post(VIEWER, key=token, headers={"X-Role": "social_services"})
     assert response.status_code == 403
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN_ROLE"
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["client_id"] == "demo-client-all-roles"
 
 
@@ -129,7 +123,7 @@ def test_a_refused_token_is_401_and_echoes_nothing(
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
     for value in (token, token.split(".")[1], AGENT, *map(str, body.values())):
         assert value not in response.text
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert (record["refusal"]["code"], record["client_id"]) == ("UNAUTHENTICATED", None)
     assert token.split(".")[1] not in gateway.audit_file.read_text()
 

@@ -7,7 +7,6 @@ import concurrent.futures
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,10 +21,6 @@ QUERY = """query Canteen($f: String, $i: PivotIdentityInput) {
     taxNotice { referenceTaxIncome taxAmount } familyQuotient { value } } }"""
 
 
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> None:
     gateway.query(
         QUERY,
@@ -36,7 +31,7 @@ def test_a_request_about_a_citizen_writes_one_record(gateway: GatewayClient) -> 
             "X-Request-Id": "req-audit-1",
         },
     )
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["request_id"] == "req-audit-1"
     assert record["client_id"] == "demo-client-family-portal"
     assert record["recipient"] == "21350238800019"
@@ -69,7 +64,7 @@ def test_requests_not_about_a_citizen_write_nothing(gateway: GatewayClient) -> N
 def test_cached_answers_are_recorded_as_cached(gateway: GatewayClient) -> None:
     for _ in range(2):
         gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY}, key=FAMILY)
-    first, second = records(gateway.audit_file)
+    first, second = gateway.records()
     assert not any(c["cached"] for c in first["upstream_calls"])
     assert all(c["cached"] for c in second["upstream_calls"])
 
@@ -164,12 +159,8 @@ def test_a_french_purpose_is_recorded_as_written(gateway: GatewayClient) -> None
             "X-Purpose": purpose.encode(),  # raw UTF-8 bytes on the wire
         },
     )
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["purpose"] == purpose
-
-
-def refusals(path: Path) -> list[dict[str, Any]]:
-    return [r for r in records(path) if r.get("outcome") == "refused"]
 
 
 @pytest.mark.parametrize(
@@ -192,7 +183,7 @@ def test_a_request_refused_at_the_door_leaves_one_record(
 ) -> None:
     response = gateway.post("{ viewer { role } }", key=key, headers=headers)
     assert response.status_code == status
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["refusal"] == {"code": code, "status": status}
     assert record["client_id"] == (f"demo-client-{client}" if client else None)
     assert record["citizens"] == []
@@ -207,7 +198,7 @@ def test_a_purpose_carrying_an_identifier_is_refused_and_not_recorded(
     text = gateway.audit_file.read_text()
     for identifier in (ALICE, "FICTIF", "1984"):
         assert identifier not in text
-    [record] = refusals(gateway.audit_file)
+    [record] = [r for r in gateway.records() if r.get("outcome") == "refused"]
     assert (record["purpose"], record["purpose_given"]) == (None, True)
 
 
@@ -225,7 +216,7 @@ def test_a_document_refused_before_execution_leaves_one_record_without_its_text(
     gateway: GatewayClient, query: str, code: str
 ) -> None:
     gateway.post(query)
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["refusal"]["code"] == code
     assert record["client_id"] == "demo-client-social-services"
     text = gateway.audit_file.read_text()
@@ -239,7 +230,7 @@ def test_a_request_over_the_citizen_limit_records_whom_it_asked_for(
     keys = [{"fiscalNumber": f"3{i:012d}"} for i in range(101)]
     query = "query($k: [CitizenKeyInput!]!) { citizens(keys: $k) { id } }"
     gateway.query(query, {"k": keys})
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["refusal"] == {"code": "BAD_USER_INPUT", "status": 200}
     assert len(record["citizens"]) == 101
     assert record["upstream_calls"] == []
@@ -254,19 +245,24 @@ def test_refusals_keep_the_chain_intact(gateway: GatewayClient) -> None:
     assert verify(lines, SANDBOX_CHAIN_SECRET).breaks == []
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.parametrize(
+    ("method", "extensions"),
+    [("GET", None), ("GET", "{}"), ("PUT", None), ("DELETE", None)],
+)
 def test_a_request_that_is_not_a_post_is_refused_as_json_and_recorded(
-    gateway: GatewayClient, method: str
+    gateway: GatewayClient, method: str, extensions: str | None
 ) -> None:
+    """A GET runs nothing without a persisted query's hash, empty extensions included."""
+    params = {"query": "{ viewer { role } }"}
     response = gateway.http.request(
         method,
         "/graphql",
-        params={"query": "{ viewer { role } }"},
+        params=params | ({"extensions": extensions} if extensions else {}),
         headers={"Authorization": f"Bearer {FAMILY}"},
     )
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    [record] = records(gateway.audit_file)
+    [record] = gateway.records()
     assert record["refusal"] == {"code": "BAD_USER_INPUT", "status": 405}
     assert record["client_id"] == "demo-client-family-portal"
 
@@ -278,4 +274,4 @@ def test_each_record_is_on_disk_before_its_response_arrives(
     # awaited before the answer, this fails for a record written after the response.
     for n in range(1, 21):
         gateway.query(QUERY, {"f": ALICE, "i": ALICE_IDENTITY})
-        assert len(records(gateway.audit_file)) == n
+        assert len(gateway.records()) == n

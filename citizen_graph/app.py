@@ -108,7 +108,9 @@ def create_app(
             schema = build_schema(effective.limits)
             policy = _policy(schema, effective)
             clients = await _clients(effective, policy)
-            credentials = Credentials(clients, agent_tokens(effective))
+            credentials = Credentials(
+                clients, agent_tokens(effective), policy.composing_roles()
+            )
             audit = AuditLog(_audit_config(effective))
             stack.callback(audit.close)  # the shutdown seal
             connectors = await stack.enter_async_context(open_connectors(effective))

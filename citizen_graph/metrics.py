@@ -27,7 +27,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from citizen_graph import __version__
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 8.0, 10.0)
 UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -43,7 +42,7 @@ class Metrics:
         self.requests = Counter(
             "citizen_graph_requests",
             "GraphQL requests, by HTTP status.",
-            ["endpoint", "status"],
+            ["status"],
             registry=registry,
         )
         self.request_duration = Histogram(
@@ -111,7 +110,7 @@ class Metrics:
         build.labels(__version__, platform.python_version()).set(1)
 
     def request(self, status: int, seconds: float) -> None:
-        self.requests.labels("graphql", str(status)).inc()
+        self.requests.labels(str(status)).inc()
         outcome = "ok" if status < 400 else "refused" if status < 500 else "failed"
         self.request_duration.labels(outcome).observe(seconds)
 

@@ -102,22 +102,23 @@ class PersistedQueries:
         """The document to run: `query`, or the one its hash names; raises the
         protocol's errors. None: no query and no persisted one (Strawberry refuses it)."""
         persisted = (extensions or {}).get("persistedQuery")
-        if persisted is None:
-            if _refused(query, trusted):
-                raise PersistedQueryNotAllowed
-            return query
-        digest = _digest(persisted)
+        digest = None if persisted is None else _digest(persisted)
+        trusted_documents = trusted.documents if trusted is not None else {}
+        only = trusted is not None and trusted.only  # runs its trusted documents alone
         if query is not None:
-            if sha256(query) != digest:
+            if digest is not None and sha256(query) != digest:
                 raise BadUserInput("provided sha does not match query")
-            if trusted is not None and trusted.only and digest not in trusted.documents:
+            if only and (digest or sha256(query)) not in trusted_documents:
                 raise PersistedQueryNotAllowed
-            await self._store(digest, query)
+            if digest is not None:
+                await self._store(digest, query)
             return query
-        if trusted is not None and digest in trusted.documents:
-            return trusted.documents[digest]
-        if trusted is not None and trusted.only:
+        if digest is not None and digest in trusted_documents:
+            return trusted_documents[digest]
+        if only:
             raise PersistedQueryNotAllowed
+        if digest is None:
+            return None
         document = await self._lookup(digest)
         if document is None:
             raise PersistedQueryNotFound
@@ -151,13 +152,6 @@ class PersistedQueries:
         sealed = self._shared.seal(document.encode(), name)
         with contextlib.suppress(SharedUnavailable):
             await self._shared.run(lambda r: r.set(name, sealed, ex=STORE_TTL_S))
-
-
-def _refused(query: str | None, trusted: TrustedDocuments | None) -> bool:
-    """A document sent in full by a client that may run only its trusted ones."""
-    if trusted is None or not trusted.only:
-        return False
-    return query is None or sha256(query) not in trusted.documents
 
 
 def _digest(persisted: Any) -> str:

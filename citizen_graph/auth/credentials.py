@@ -43,7 +43,6 @@ from citizen_graph.auth.habilitations import (
     check_distinct_credentials,
     parse_habilitations,
 )
-from citizen_graph.auth.introspection import ROUTER
 from citizen_graph.auth.quotas import Quota
 from citizen_graph.errors import (
     BadUserInput,
@@ -257,10 +256,16 @@ class Credentials:
     request headers into a Caller."""
 
     def __init__(
-        self, clients: Iterable[Client], agents: AgentTokens | None = None
+        self,
+        clients: Iterable[Client],
+        agents: AgentTokens | None = None,
+        unhabilitated: frozenset[str] = frozenset(),
     ) -> None:
+        """`unhabilitated`: the roles that call no upstream, so need no habilitation (the
+        policy's `composes_schema` roles)."""
         self.clients = tuple(clients)
         self.agents = agents
+        self.unhabilitated = unhabilitated
         self._by_id = {client.client_id: client for client in self.clients}
 
     def authenticate(self, headers: Any) -> Caller:
@@ -274,7 +279,7 @@ class Credentials:
         if role not in bearer.roles:
             raise ForbiddenRole
         habilitation = client.habilitation_for(role)
-        if habilitation is None and role != ROUTER:  # a router calls no upstream
+        if habilitation is None and role not in self.unhabilitated:
             raise ForbiddenRole(
                 f"The role {role} is not served by any habilitation of this client: "
                 "no upstream may be called for it."

@@ -45,7 +45,6 @@ from graphql.execution.values import (
 )
 
 from citizen_graph.auth.habilitations import ARGUMENT_GATES
-from citizen_graph.auth.introspection import ROUTER
 from citizen_graph.auth.policy import UPSTREAM, Policy
 from citizen_graph.records import CitizenKey
 
@@ -180,7 +179,7 @@ class _Walker:
                 continue
             coordinate = f"{parent.name}.{name}"
             here = (*path, key)
-            if not path and decision.role == ROUTER:  # the schema, and nothing else
+            if not path and self.policy.composes_schema(decision.role):  # the SDL only
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)
                 continue

@@ -1,8 +1,8 @@
 """Introspection per role, as Hasura does: `__schema`, `__type` and `_service { sdl }` show
 each caller only what its role may read, intersected with its habilitation's scopes: the
 schema `citizen-graph schema --role R --client C` prints. Code generated against a role's
-introspection is exactly its readable schema. The `router` role (a federation router's
-credential) gets the full SDL from `_service { sdl }`, for composition, and nothing else.
+introspection is exactly its readable schema. A role that `composes_schema` in the policy (a
+federation router's) gets the full SDL from `_service { sdl }`, and nothing else.
 
 A view is built once per (role, scopes left out), from the restricted SDL, and kept: their
 number is bounded by the clients file (roles × habilitations).
@@ -16,7 +16,6 @@ from graphql import GraphQLSchema, build_schema
 
 from citizen_graph.auth.policy import Policy, restricted_sdl
 
-ROUTER = "router"  # the role whose `_service { sdl }` is the whole schema
 NOT_INTROSPECTION = object()
 
 
@@ -29,7 +28,7 @@ class SchemaViews:
 
     def view(self, role: str, uncovered: frozenset[str]) -> tuple[GraphQLSchema, str]:
         """The schema `role` may read, as graphql-core's schema and as SDL."""
-        if role == ROUTER:
+        if self._policy.composes_schema(role):
             return self._full
         key = (role, uncovered)
         found = self._views.get(key)

@@ -41,7 +41,7 @@ ALWAYS_READABLE = ("Citizen.id", "Viewer.*")
 PUBLIC_TYPES = frozenset({"Query", "_Service"})
 # The field metadata that marks a field backed by an upstream (schema/citizen.py).
 UPSTREAM = "citizen_graph.upstream"
-ROLE_KEYS = {"description", "purpose_required", "read"}
+ROLE_KEYS = {"description", "purpose_required", "read", "composes_schema"}
 ROOT_TYPES = frozenset({"Query", "_Service"})
 
 
@@ -55,6 +55,8 @@ class RolePolicy:
     description: str
     purpose_required: bool
     readable: frozenset[str]  # expanded `Type.field` coordinates
+    # A federation router's: the whole SDL from `_service { sdl }`, and nothing else.
+    composes_schema: bool = False
 
 
 class Policy:
@@ -66,6 +68,14 @@ class Policy:
 
     def role(self, name: str) -> RolePolicy:
         return self.roles[name]
+
+    def composes_schema(self, role: str) -> bool:
+        found = self.roles.get(role)
+        return found is not None and found.composes_schema
+
+    def composing_roles(self) -> frozenset[str]:
+        """The roles that read no citizen data, so need no habilitation."""
+        return frozenset(name for name, r in self.roles.items() if r.composes_schema)
 
     def may_read(self, role: str, type_name: str, field_name: str) -> bool:
         """Deny by default: a type neither governed nor public is not readable."""
@@ -156,10 +166,16 @@ def _role(
     purpose = spec.get("purpose_required", False)
     if not isinstance(purpose, bool):
         raise PolicyError(f"role {name}: purpose_required must be true or false")
+    composes = spec.get("composes_schema", False)
+    if not isinstance(composes, bool):
+        raise PolicyError(f"role {name}: composes_schema must be true or false")
+    if composes and read:
+        raise PolicyError(f"role {name}: a role that composes the schema reads nothing")
     always = [c for c in ALWAYS_READABLE if c.partition(".")[0] in governed]
     readable = frozenset(_expand(schema, governed, name, [*always, *read]))
     _check_non_null(schema, governed, name, readable)
-    return RolePolicy(name, str(spec.get("description", "")), purpose, readable)
+    description = str(spec.get("description", ""))
+    return RolePolicy(name, description, purpose, readable, composes)
 
 
 def _expand(

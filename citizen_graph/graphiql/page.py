@@ -4,6 +4,7 @@ lets the page load and call nothing but the gateway."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from pathlib import Path
@@ -34,14 +35,8 @@ POLICY = (
 def graphiql_page(sandbox: bool) -> HTMLResponse:
     """In sandbox mode, the README's example with the demo headers, which the browser may
     keep; otherwise nothing prefilled, and headers never stored (graphiql-page.js)."""
-    assets = load_assets()
     nonce = secrets.token_urlsafe(16)
-    scripts = [vendored(assets, *script) for script in SCRIPTS]
-    html = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        styles=_links([vendored(assets, *STYLE), assets["graphiql-page.css"]]),
-        settings=_json_in_html(_settings(sandbox, nonce)),
-        scripts=_scripts([*scripts, assets["graphiql-page.js"]]),
-    )
+    html = _page().substitute(settings=_json_in_html(_settings(sandbox, nonce)))
     headers = {
         "Content-Security-Policy": POLICY.format(nonce=nonce),
         "Cache-Control": "no-store",  # the nonce is this response's own
@@ -49,6 +44,19 @@ def graphiql_page(sandbox: bool) -> HTMLResponse:
         "X-Content-Type-Options": "nosniff",
     }
     return HTMLResponse(html, headers=headers)
+
+
+@functools.cache
+def _page() -> Template:
+    """The page with its assets in place, read and hashed once: only its settings (the
+    nonce) differ from one response to the next."""
+    assets = load_assets()
+    scripts = [vendored(assets, *script) for script in SCRIPTS]
+    page = Template(TEMPLATE.read_text(encoding="utf-8")).safe_substitute(
+        styles=_links([vendored(assets, *STYLE), assets["graphiql-page.css"]]),
+        scripts=_scripts([*scripts, assets["graphiql-page.js"]]),
+    )
+    return Template(page)
 
 
 def _settings(sandbox: bool, nonce: str) -> dict[str, Any]:

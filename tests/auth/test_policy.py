@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, print_schema
 
+from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import (
     PUBLIC_TYPES,
     PolicyError,
@@ -76,6 +77,21 @@ def test_unknown_keys_are_refused() -> None:
         build_policy(SCHEMA, policy([], purpose=True))
     with pytest.raises(PolicyError, match="at least one role"):
         build_policy(SCHEMA, {"roles": {}})
+
+
+def test_a_role_composing_the_schema_reads_nothing_whatever_its_name() -> None:
+    composer = build_policy(SCHEMA, policy([], composes_schema=True))
+    assert composer.composes_schema("clerk")
+    assert composer.composing_roles() == {"clerk"}
+    assert not composer.composes_schema("unknown role")
+    assert load_policy(SCHEMA).composing_roles() == {"router"}
+    sdl = print_schema(SCHEMA)
+    views = SchemaViews(SCHEMA, sdl, composer)
+    assert views.view("clerk", frozenset()) == (SCHEMA, sdl)
+    with pytest.raises(PolicyError, match="composes the schema reads nothing"):
+        build_policy(SCHEMA, policy(["Citizen.identity"], composes_schema=True))
+    with pytest.raises(PolicyError, match="composes_schema must be true or false"):
+        build_policy(SCHEMA, policy([], composes_schema="yes"))
 
 
 def test_policy_check_accepts_the_default_and_refuses_a_bad_file(

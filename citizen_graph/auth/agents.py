@@ -108,24 +108,14 @@ class AgentTokens:
     def holds_key(self, token: str) -> bool:
         """Whether verifying `token` needs no JWKS fetch (a malformed one needs none)."""
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            return self.keys.holds(_kid(token))
+        except Unauthenticated:
             return True
-        kid, alg = header.get("kid"), header.get("alg")
-        return alg not in ALGORITHMS or not isinstance(kid, str) or self.keys.holds(kid)
 
     def verify(self, token: str, fetch: bool = True) -> AgentClaims:
         """The token's claims, or Unauthenticated naming the failed check. `fetch=False`:
         refused rather than fetch the JWKS (the audit of a refusal, which must not wait)."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise Unauthenticated(MALFORMED) from None
-        kid = header.get("kid")
-        if header.get("alg") not in ALGORITHMS:
-            raise Unauthenticated(ALGORITHM)
-        if not isinstance(kid, str) or not kid:
-            raise Unauthenticated("The token names no signing key (kid).")
+        kid = _kid(token)
         if not fetch and not self.keys.holds(kid):
             raise Unauthenticated(UNKNOWN_KEY)
         try:
@@ -152,6 +142,25 @@ class AgentTokens:
         except jwt.PyJWTError as error:
             raise Unauthenticated(_failed_check(error)) from None
         return claims
+
+
+def _kid(token: str) -> str:
+    """The signing key the token names, from its unverified header (alg pinned first)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthenticated(MALFORMED) from None
+    if header.get("alg") not in ALGORITHMS:
+        raise Unauthenticated(ALGORITHM)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Unauthenticated("The token names no signing key (kid).")
+    return kid
+
+
+def _signing(keys: list[PyJWK]) -> list[PyJWK]:
+    """The keys for signatures (`use` sig or unsaid) that name themselves (`kid`)."""
+    return [k for k in keys if k.public_key_use in ("sig", None) and k.key_id]
 
 
 def bearer_jwt(authorization: str) -> str | None:
@@ -216,8 +225,7 @@ class JwksClient(PyJWKClient):
         cached = self.jwk_set_cache.get() if self.jwk_set_cache else None
         if cached is None:
             return False
-        keys = [k for k in cached.keys if k.public_key_use in ("sig", None)]
-        return self.match_kid(keys, kid) is not None
+        return self.match_kid(_signing(cached.keys), kid) is not None
 
     def fetch_data(self) -> Any:
         now = time.monotonic()
@@ -271,7 +279,7 @@ class JwksFile:
 
     def _read(self) -> list[PyJWK]:
         jwks = PyJWKSet.from_dict(json.loads(self.path.read_text(encoding="utf-8")))
-        return [k for k in jwks.keys if k.public_key_use in ("sig", None) and k.key_id]
+        return _signing(jwks.keys)
 
 
 def agent_tokens(settings: Settings) -> AgentTokens | None:

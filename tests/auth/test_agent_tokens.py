@@ -5,6 +5,7 @@ the claim namespace checked, the JWKS fetched again for an unknown `kid` (at mos
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -24,6 +25,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from citizen_graph.auth.agents import (
     NAMESPACE,
@@ -35,7 +37,10 @@ from citizen_graph.auth.agents import (
 from citizen_graph.auth.clients import Caller, Client
 from citizen_graph.auth.credentials import Credentials, key_hash
 from citizen_graph.auth.habilitations import habilitation
+from citizen_graph.auth.policy import load_policy
+from citizen_graph.edge.authentication import Authentication
 from citizen_graph.errors import BadUserInput, ForbiddenRole, Unauthenticated
+from citizen_graph.schema import build_schema
 from citizen_graph.serving import ThreadedServer
 from citizen_graph.settings import (
     AuthSettings,
@@ -422,6 +427,58 @@ def test_identifying_a_refused_request_never_fetches_the_jwks(
     identified = creds.identify(headers)
     assert identified is not None
     assert identified.client_id == CLIENT
+
+
+class LoopWatchingJwks(JwksClient):
+    """Records, for each fetch, whether it ran where an event loop runs."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, refetch_s=0.01, ttl_s=0.2)
+        self.on_loop: list[bool] = []
+
+    def fetch_data(self) -> Any:
+        try:
+            asyncio.get_running_loop()
+            self.on_loop.append(True)
+        except RuntimeError:
+            self.on_loop.append(False)
+        return super().fetch_data()
+
+
+def test_every_jwks_fetch_runs_off_the_event_loop_the_first_and_after_the_ttl(
+    jwks: JwksServer, rsa_key: Signer
+) -> None:
+    """A fetch blocks (urllib): run on the loop it would hold every request meanwhile."""
+    keys = LoopWatchingJwks(jwks.url)
+    creds = Credentials([client()], AgentTokens(keys, ISSUER, AUDIENCE, LEEWAY_S))
+    callers: list[Caller] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        callers.append(scope["citizen_graph.caller"])
+
+    edge = Authentication(inner, creds, load_policy(build_schema()._schema))
+    token = rsa_key.sign(claims()).encode()
+    headers = [(b"authorization", b"Bearer " + token), (b"x-purpose", b"Cantine")]
+    scope: Scope = {"type": "http", "headers": headers}
+
+    async def twice() -> None:
+        await edge(scope, receive_nothing, send_nothing)
+        await edge(scope, receive_nothing, send_nothing)  # the keys at hand
+        await asyncio.sleep(0.3)  # past the JWKS's TTL
+        await edge(scope, receive_nothing, send_nothing)
+
+    asyncio.run(twice())
+    assert [c.agent for c in callers] == [SUB] * 3
+    assert keys.on_loop == [False, False]
+    assert jwks.fetches == 2
+
+
+async def receive_nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def send_nothing(message: Message) -> None:
+    pass
 
 
 def test_a_jwks_file_is_read_again_for_an_unknown_kid(

@@ -73,11 +73,12 @@ def citizens_exceeded(quota: Quota, wait_s: float, too_many: bool) -> RateLimite
     )
 
 
-def share_of(quota: Quota, processes: int) -> Quota:
-    """One process's safe share of a quota counted by `processes` apart."""
+def share_of(quota: Quota, share: Callable[[int], int]) -> Quota:
+    """One process's safe share of a quota counted by several apart; `share`: of one
+    limit (`shared.state.SharedState.share`)."""
     return Quota(
-        citizens=max(1, quota.citizens // processes) if quota.citizens else 0,
-        requests=max(1, quota.requests // processes) if quota.requests else 0,
+        citizens=share(quota.citizens) if quota.citizens else 0,
+        requests=share(quota.requests) if quota.requests else 0,
         window_s=quota.window_s,
     )
 

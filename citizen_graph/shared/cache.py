@@ -1,27 +1,22 @@
-"""The upstream cache's shared tier: sealed answers in Redis, and in-flight claims.
-
-Every entry is named by a keyed hash of its operation and upstream request (habilitation
-included where the operation is per caller) and sealed (`SharedState.seal`); its TTL is the
-operation's, absence's the short one. An upstream request is **claimed** before it is sent
-(`SET NX` with a bound), so that across processes one makes the call and the others wait
-for its answer: API Particulier answers 409 to a duplicate in flight. The one that made the
-call stores the answer and then drops the claim, or, when the call failed, leaves a short
-failure mark (sealed, the error's message, which never holds an identifier) that the
-waiters raise too. A mark this gateway did not seal, or a claim made to last (no TTL), is
-taken over. A waiter polls, backing off to 50 ms, within its own deadline; a claim
-whose holder vanished expires and is taken over.
+"""The upstream cache's shared tier: sealed answers in Redis, and in-flight claims that let
+one process make an upstream call while the others wait for its answer; a claim is settled
+only by its holder, whose answer is still stored, if none is yet, when it lost the claim.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import count
 from typing import Any
 
 import redis.asyncio as redis
+from redis.commands.core import AsyncScript
 
 from citizen_graph.connectors.upstream import Operation
 from citizen_graph.errors import NotFound, UpstreamError, UpstreamUnavailable
@@ -29,9 +24,36 @@ from citizen_graph.settings import CacheSettings
 from citizen_graph.shared import codec
 from citizen_graph.shared.state import SharedState
 
-RUNNING = b"running"
-FAILURE_MARK_S = 2.0  # how long waiters can read why the call failed
+RUNNING = b"running:"  # a claim's value: this prefix, then its holder's unique token
+FAILURE_MARK_MS = 2000  # how long waiters can read why the call failed
 POLL_FIRST_S, POLL_MAX_S = 0.002, 0.05
+
+# KEYS: per claim, its value's name and its own; ARGV: per claim, its holder's token ('' when
+# none is held), what to do (value, failure, release), the value or failure mark, its life
+# (ms). Only the holder of a claim (the token still in it) drops it or marks it failed; a
+# value is stored by its holder, or by anyone when no value is there yet.
+SETTLE = """
+for i = 1, #KEYS / 2 do
+  local value, claim = KEYS[2 * i - 1], KEYS[2 * i]
+  local token, kind = ARGV[4 * i - 3], ARGV[4 * i - 2]
+  local payload, life = ARGV[4 * i - 1], ARGV[4 * i]
+  local mine = token ~= '' and redis.call('GET', claim) == token
+  if kind == 'value' then
+    if mine then
+      redis.call('SET', value, payload, 'PX', life)
+      redis.call('DEL', claim)
+    else
+      redis.call('SET', value, payload, 'PX', life, 'NX')
+    end
+  elseif mine and kind == 'failure' then
+    redis.call('SET', claim, payload, 'PX', life)
+  elseif mine then
+    redis.call('DEL', claim)
+  end
+end
+"""
+# What SETTLE does for one claim: (value's name, claim's name, token, kind, payload, life).
+Settling = tuple[str, str, bytes, bytes, bytes, int]
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,26 @@ class Claim:
 
 
 class SharedCache:
+    """Every entry is named by a keyed hash of its operation and upstream request
+    (habilitation included where the operation is per caller) and sealed
+    (`SharedState.seal`); its TTL is the operation's, absence's the short one.
+
+    An upstream request is **claimed** before it is sent (`SET NX` of a token unique to
+    this process and claim, with a bound), so that across processes one makes the call
+    and the others wait for its answer: API Particulier answers 409 to a duplicate in
+    flight. The holder stores the answer and drops the claim, or, when the call failed,
+    replaces it by a short failure mark (sealed, the error's message, which never holds an
+    identifier) that the waiters raise too; both only while the claim still holds its
+    token (`SETTLE`, as redis-py's `Lock` releases). A holder that outlived its claim (a
+    stalled loop) and was taken over leaves the new holder's claim alone: its answer is
+    stored only if no value is there yet (a real answer, sealed, that the new holder
+    overwrites), its failure not at all (the new holder's waiters wait for that call).
+
+    A waiter polls, backing off to 50 ms, within its own deadline; a claim whose holder
+    vanished expires and is taken over, and so is a mark this gateway did not seal or a
+    claim made to last (no TTL).
+    """
+
     def __init__(
         self,
         state: SharedState,
@@ -66,6 +108,11 @@ class SharedCache:
         }
         self._absent_ms = int(settings.not_found_ttl_s * 1000)
         self._hold_ms = int(hold_s * 1000)
+        self._settle: AsyncScript = state.redis.register_script(SETTLE)
+        self._me = os.urandom(6).hex().encode()
+        self._claims = count()
+        # The claims this process holds: name -> (token, when it expires in Redis).
+        self._held: dict[str, tuple[bytes, float]] = {}
 
     @property
     def available(self) -> bool:
@@ -96,95 +143,128 @@ class SharedCache:
     async def _claim(self, names: list[tuple[str, str]]) -> list[Claim]:
         """Claim each name, reading its entry in the same transaction (a holder may
         have settled since the first read)."""
+        tokens = [self._token() for _ in names]
 
         async def command(r: redis.Redis) -> list[Any]:
             pipe = r.pipeline(transaction=True)  # no holder settles in between
-            for value, claim in names:
+            for (value, claim), token in zip(names, tokens, strict=True):
                 pipe.get(value)
-                pipe.set(claim, RUNNING, nx=True, px=self._hold_ms)
+                pipe.set(claim, token, nx=True, px=self._hold_ms)
             return await pipe.execute()
 
         replies = await self._state.run(command)
         claims: list[Claim] = []
-        unwanted: list[str] = []
+        unwanted: list[Settling] = []
         for index, (value_name, claim_name) in enumerate(names):
-            sealed, taken = replies[2 * index], replies[2 * index + 1]
-            found = self._open(sealed, value_name)
-            if found is not None and taken:
-                unwanted.append(claim_name)  # found after all: let the claim go
-            claims.append(Claim(found, found is None and bool(taken)))
+            token, taken = tokens[index], bool(replies[2 * index + 1])
+            found = self._open(replies[2 * index], value_name)
+            if found is not None and taken:  # found after all: let the claim go
+                unwanted.append(_release(value_name, claim_name, token))
+            elif taken:
+                self._hold(claim_name, token)
+            claims.append(Claim(found, found is None and taken))
         if unwanted:
-            await self._state.run(lambda r: r.delete(*unwanted))
+            await self._state.run(partial(self._run_settle, unwanted))
         return claims
 
     async def settle(
         self, operation: str, outcomes: Sequence[tuple[Hashable, Any]]
     ) -> None:
         """Store each claimed key's outcome (a value, None, NotFound, or another error)
-        and drop or mark its claim, in one round trip."""
-        ttl_ms, absent_ms = self._ttls_ms[operation], self._absent_ms
+        and drop or mark its claim while this process holds it, in one round trip."""
+        settling = [
+            self._settling(operation, key, outcome) for key, outcome in outcomes
+        ]
+        await self._state.run(partial(self._run_settle, settling))
 
-        async def command(r: redis.Redis) -> Any:
-            pipe = r.pipeline(transaction=True)
-            for key, outcome in outcomes:
-                value_name, claim_name = self._names(operation, key)
-                if isinstance(outcome, BaseException) and not isinstance(
-                    outcome, NotFound
-                ):
-                    failure = json.dumps(self._failure(outcome)).encode()
-                    mark = self._state.seal(failure, claim_name)
-                    pipe.set(claim_name, mark, px=int(FAILURE_MARK_S * 1000))
-                    continue
-                absent = outcome is None or isinstance(outcome, NotFound)
-                life_ms = absent_ms if absent else ttl_ms
-                # The expiry is sealed in too: a PERSIST in Redis cannot make it last.
-                expires = int(time.time() * 1000) + life_ms
-                plain = expires.to_bytes(8, "big") + codec.encode(outcome)
-                pipe.set(value_name, self._state.seal(plain, value_name), px=life_ms)
-                pipe.delete(claim_name)
-            return await pipe.execute()
+    def _settling(self, operation: str, key: Hashable, outcome: Any) -> Settling:
+        value_name, claim_name = self._names(operation, key)
+        token = self._held.pop(claim_name, (b"", 0.0))[0]
+        if isinstance(outcome, BaseException) and not isinstance(outcome, NotFound):
+            failure = json.dumps(self._failure(outcome)).encode()
+            mark = self._state.seal(failure, claim_name)
+            return value_name, claim_name, token, b"failure", mark, FAILURE_MARK_MS
+        absent = outcome is None or isinstance(outcome, NotFound)
+        life_ms = self._absent_ms if absent else self._ttls_ms[operation]
+        # The expiry is sealed in too: a PERSIST in Redis cannot make it last.
+        expires = int(time.time() * 1000) + life_ms
+        plain = expires.to_bytes(8, "big") + codec.encode(outcome)
+        sealed = self._state.seal(plain, value_name)
+        return value_name, claim_name, token, b"value", sealed, life_ms
 
-        await self._state.run(command)
+    async def _run_settle(self, settling: list[Settling], r: redis.Redis) -> None:
+        keys = [name for value, claim, *_ in settling for name in (value, claim)]
+        args = [
+            arg
+            for *_, token, kind, payload, life in settling
+            for arg in (token, kind, payload, life)
+        ]
+        await self._settle(keys=keys, args=args, client=r)
 
     async def wait(self, operation: str, key: Hashable, deadline: float) -> Claim:
         """Wait for another process's answer: its entry, or the claim once it is free
         (this process's turn). Raises the holder's failure, UpstreamUnavailable at the
         deadline (monotonic), SharedUnavailable when Redis is lost meanwhile."""
         value_name, claim_name = self._names(operation, key)
+        source = self._operations[operation].source
         pause = POLL_FIRST_S
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise UpstreamUnavailable(
-                    self._operations[operation].source,
-                    "The upstream did not answer in time.",
+                    source, "The upstream did not answer in time."
                 )
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, POLL_MAX_S)
-
-            async def command(r: redis.Redis) -> list[Any]:
-                pipe = r.pipeline(transaction=True)
-                pipe.get(value_name)
-                pipe.set(claim_name, RUNNING, nx=True, px=self._hold_ms)
-                pipe.get(claim_name)
-                pipe.pttl(claim_name)
-                return await pipe.execute()
-
-            sealed, taken, mark, ttl_ms = await self._state.run(command)
+            token = self._token()
+            sealed, taken, mark, ttl_ms = await self._state.run(
+                partial(self._poll, value_name, claim_name, token)
+            )
             found = self._open(sealed, value_name)
             if found is not None:
                 if taken:
-                    await self._state.run(lambda r: r.delete(claim_name))
+                    await self._release(value_name, claim_name, token)
                 return Claim(found, False)
             if taken:
+                self._hold(claim_name, token)
                 return Claim(None, True)
-            if mark is None or (mark == RUNNING and ttl_ms >= 0):
+            if mark is None or (mark.startswith(RUNNING) and ttl_ms >= 0):
                 continue  # freed meanwhile (taken next time), or still running
             failure = self._failed(mark, claim_name)
             if failure is None or ttl_ms < 0:  # not ours, or made to last: taken over
-                await self._state.run(lambda r: r.delete(claim_name))
+                await self._release(value_name, claim_name, mark)
                 continue
-            raise UpstreamUnavailable(self._operations[operation].source, failure)
+            raise UpstreamUnavailable(source, failure)
+
+    async def _poll(
+        self, value_name: str, claim_name: str, token: bytes, r: redis.Redis
+    ) -> list[Any]:
+        """The entry, whether `token` claimed it, and the claim as it is now."""
+        pipe = r.pipeline(transaction=True)
+        pipe.get(value_name)
+        pipe.set(claim_name, token, nx=True, px=self._hold_ms)
+        pipe.get(claim_name)
+        pipe.pttl(claim_name)
+        return await pipe.execute()
+
+    async def _release(self, value_name: str, claim_name: str, token: bytes) -> None:
+        """Drop the claim if it still holds `token` (this process's, or a mark taken over)."""
+        release = [_release(value_name, claim_name, token)]
+        await self._state.run(partial(self._run_settle, release))
+
+    def _token(self) -> bytes:
+        return RUNNING + self._me + b":" + str(next(self._claims)).encode()
+
+    def _hold(self, claim_name: str, token: bytes) -> None:
+        """Remember a claim taken, forgetting those expired in Redis (never settled)."""
+        now = time.monotonic()
+        self._held.pop(claim_name, None)
+        self._held[claim_name] = (token, now + self._hold_ms / 1000)
+        while self._held:  # oldest first
+            oldest, (_, until) = next(iter(self._held.items()))
+            if until > now:
+                break
+            del self._held[oldest]
 
     def _failure(self, error: BaseException) -> dict[str, Any]:
         """What waiters raise: the message the caller got, when the error is the
@@ -219,3 +299,7 @@ class SharedCache:
             return Found(codec.decode(plain))
         except codec.Unreadable:
             return None
+
+
+def _release(value_name: str, claim_name: str, token: bytes) -> Settling:
+    return value_name, claim_name, token, b"release", b"", 0

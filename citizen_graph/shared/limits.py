@@ -1,15 +1,5 @@
-"""One credential's upstream rate limit, counted in Redis for every process at once.
-
-The same rolling window as the per-process `SlidingWindowLimiter` (a start is counted when it
-is let through; at most `max_calls` per window plus a margin, at most `burst` at once), kept
-as a sorted set of send times by one Lua script, atomic in Redis and timed by Redis's own
-clock (`TIME`), so processes on different hosts never disagree on a second. A Retry-After
-pause is a key every process reads. In one process, callers queue on a lock and one of them
-asks Redis at a time.
-
-When Redis is lost, calls go to a per-process window at this process's safe share of the
-rate (`SharedState.share` divides it, at least 1 call/s): together the processes still stay
-under the upstream's limit. Rate-less limits (DGFiP) are per process, Redis never asked.
+"""One credential's upstream rate limit, counted in Redis for every process at once, and
+this process's safe share of it while Redis is lost.
 """
 
 from __future__ import annotations
@@ -19,7 +9,6 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -32,6 +21,9 @@ from citizen_graph.connectors._resilience import (
     window_capacity,
 )
 from citizen_graph.shared.state import SharedState, SharedUnavailable
+
+# As `SlidingWindowLimiter`'s: a one-second window, and a margin for network skew.
+WINDOW_S, MARGIN_S = 1.0, 0.2
 
 # KEYS: the window, the pause; ARGV: max calls, span (µs), burst (0: none), the burst's share
 # of the span (µs), this start's unique member. Returns {wait µs, calls in the window}; a
@@ -68,28 +60,34 @@ end
 
 
 class SharedWindow:
-    """`SlidingWindowLimiter`'s interface, counted in Redis (module docstring)."""
+    """`SlidingWindowLimiter`'s interface, counted in Redis.
+
+    The same rolling window (a start is counted when it is let through; at most `max_calls`
+    per second plus a margin, at most `burst` at once), kept as a sorted set of send times
+    by one Lua script, atomic in Redis and timed by Redis's own clock (`TIME`), so processes
+    on different hosts never disagree on a second. A Retry-After pause is a key every
+    process reads. In one process, callers queue on a lock and one of them asks Redis at a
+    time.
+
+    When Redis is lost, calls go to a per-process window at this process's safe share of
+    the rate and of the burst (`SharedState.share`): together the processes still stay
+    under the upstream's limit. Rate-less limits (DGFiP) are per process, Redis never asked.
+    """
 
     def __init__(
-        self,
-        state: SharedState,
-        name: str,
-        max_calls: int,
-        burst: int | None,
-        window_s: float = 1.0,
-        margin_s: float = 0.2,
-        clock: Callable[[], float] = time.monotonic,
+        self, state: SharedState, name: str, max_calls: int, burst: int | None
     ) -> None:
         self._state = state
         self._max_calls = max_calls
         self._burst = burst
-        self._span_s = window_s + margin_s
-        self._clock = clock
+        self._span_s = WINDOW_S + MARGIN_S
         self._keys = [name, name + ":pause"]
-        share = max(1, max_calls // state.share)
-        self.fallback_rate = share
+        self.fallback_rate = state.share(max_calls)
         self.fallback = SlidingWindowLimiter(
-            share, window_s, margin_s, clock, burst=max(1, share // 4)
+            self.fallback_rate,
+            WINDOW_S,
+            MARGIN_S,
+            burst=state.share(burst) if burst else None,
         )
         self._window: AsyncScript = state.redis.register_script(WINDOW)
         self._pause: AsyncScript = state.redis.register_script(PAUSE)
@@ -116,7 +114,7 @@ class SharedWindow:
             return self.fallback.capacity(within_s)
         # Reservations are this process's: admitting against its share of the rate
         # keeps replicas admitted together within the whole (conservative when alone).
-        now = self._clock()
+        now = time.monotonic()
         when, calls = self._recent
         return window_capacity(
             self.fallback_rate,
@@ -130,7 +128,7 @@ class SharedWindow:
 
     def pause(self, seconds: float) -> None:
         """Honour an upstream's Retry-After, in every process."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         self.fallback.pause(seconds)
         if self._state.available:
             task = asyncio.ensure_future(self._share_pause(seconds))
@@ -147,7 +145,7 @@ class SharedWindow:
     async def acquire(self, max_wait_s: float) -> None:
         """A slot within `max_wait_s`, the wait behind this process's queued callers
         included, or RateLimitExceeded."""
-        deadline = self._clock() + max_wait_s
+        deadline = time.monotonic() + max_wait_s
         self._waiting += 1
         try:
             async with asyncio.timeout(max_wait_s):
@@ -171,7 +169,7 @@ class SharedWindow:
         share_us = span_us * burst // self._max_calls if burst else 0
         while True:
             if not self._state.available:
-                await self.fallback.acquire(max(0.0, deadline - self._clock()))
+                await self.fallback.acquire(max(0.0, deadline - time.monotonic()))
                 return
             member = f"{self._me}:{next(self._members)}"
             args = [self._max_calls, span_us, burst, share_us, member]
@@ -179,7 +177,7 @@ class SharedWindow:
                 wait_us, calls = await self._state.run(partial(self._count, args=args))
             except SharedUnavailable:
                 continue  # to the per-process window, at this process's share
-            now = self._clock()
+            now = time.monotonic()
             if calls >= 0:
                 self._recent = (now, int(calls))
             if not wait_us:

@@ -1,14 +1,5 @@
-"""One process's connection to the shared Redis, and whether it may be used right now.
-
-A command that fails (refused, reset, or slower than `[redis] timeout_s`) marks Redis lost:
-from then on callers skip it and use their per-process twins, at once, without waiting for a
-timeout on every request; a background task pings it every `retry_s` and marks it back. One
-log line when it is lost, one when it is back; never its URL (it may carry a password).
-
-Everything stored is named by a keyed hash (HMAC-SHA-256 under a key derived from
-`[redis] key`), so a key never shows what it is about; cached answers are sealed with
-AES-GCM under another derived key, the stored name as associated data (a value moved to
-another name does not open).
+"""One process's connection to the shared Redis, whether it may be used right now, and the
+keyed hashes and seals that keep what is stored there from showing what it is about.
 """
 
 from __future__ import annotations
@@ -48,6 +39,18 @@ def _derive(secret: str, purpose: bytes) -> bytes:
 
 
 class SharedState:
+    """A command that fails (refused, reset, or slower than `[redis] timeout_s`) marks Redis
+    lost: from then on callers skip it and use their per-process twins, at once, without
+    waiting for a timeout on every request; a background task pings it every `retry_s` and
+    marks it back. One log line when it is lost, one when it is back; never its URL (it may
+    carry a password).
+
+    Everything stored is named by a keyed hash (HMAC-SHA-256 under a key derived from
+    `[redis] key`), so a key never shows what it is about; cached answers are sealed with
+    AES-GCM under another derived key, the stored name as associated data (a value moved to
+    another name does not open).
+    """
+
     def __init__(
         self,
         settings: RedisSettings,
@@ -60,7 +63,7 @@ class SharedState:
         long a command may wait for one of this process's connections (a request's
         deadline): a full pool is this process's load, not a lost Redis."""
         self.settings = settings
-        self.share = max(1, processes)
+        self.processes = max(1, processes)
         self.prefix = settings.prefix
         # A bounded pool: past `max_connections` commands queue for a connection rather
         # than each opening its own; only the socket's own timeouts say Redis is lost.
@@ -81,6 +84,11 @@ class SharedState:
     @property
     def available(self) -> bool:
         return self._available
+
+    def share(self, limit: int) -> int:
+        """This process's safe share of a `limit` every process counts against while Redis
+        is lost: together they stay within it, each keeps at least 1."""
+        return max(1, limit // self.processes)
 
     @property
     def status(self) -> str:

@@ -285,3 +285,59 @@ async def test_a_redis_hit_is_counted_once_as_shared_and_writes_nothing(
         stats = client.info("commandstats")
     assert lookups == ["shared"]
     assert set(stats) - {"cmdstat_config|resetstat"} == {"cmdstat_mget"}  # one read
+
+
+def stalling(state: SharedState, hold_s: float) -> UpstreamCache:
+    """A process whose claims expire after `hold_s`, before its calls end."""
+    settings = CacheSettings()
+    return UpstreamCache(
+        settings, shared=SharedCache(state, operations(), settings, hold_s=hold_s)
+    )
+
+
+async def test_a_holder_that_lost_its_claim_leaves_the_new_holders_claim_alone(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    first = await open_state()
+    stalled = stalling(first, hold_s=0.1)
+    second, third = tier(await open_state()), tier(await open_state())
+    claim = first.name("cache", "family_quotient", repr("k")) + ":claim"
+    failing = Upstream(UpstreamUnavailable("api_particulier", "Stalled."), 0.3)
+    answering = Upstream(QUOTIENT, 1.0)
+    lost = asyncio.ensure_future(stalled.get("family_quotient", "k", failing.fetch))
+    await asyncio.sleep(0.15)  # the first's claim has expired: the second takes it
+    taken_over = asyncio.ensure_future(
+        second.get("family_quotient", "k", answering.fetch)
+    )
+    with pytest.raises(UpstreamUnavailable):
+        await lost  # its failure settled, over a claim no longer its own
+    with redis.Redis.from_url(redis_url) as client:
+        held = client.get(claim)
+    assert (held or b"").startswith(b"running:")  # the second's claim, not a mark
+    # A third process waits for the second's call instead of raising the first's failure.
+    assert await third.get("family_quotient", "k", answering.fetch) == QUOTIENT
+    assert await taken_over == QUOTIENT
+    assert (failing.calls, answering.calls) == (1, 1)
+
+
+async def test_a_holder_that_lost_its_claim_still_stores_its_answer_when_none_is_there(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    first = await open_state()
+    stalled = stalling(first, hold_s=0.1)
+    second, third = tier(await open_state()), tier(await open_state())
+    claim = first.name("cache", "tax_history", repr("k")) + ":claim"
+    upstream = Upstream(HISTORY, 0.3)
+    slower = Upstream(HISTORY, 1.0)
+    lost = asyncio.ensure_future(stalled.get("tax_history", "k", upstream.fetch))
+    await asyncio.sleep(0.15)
+    taken_over = asyncio.ensure_future(second.get("tax_history", "k", slower.fetch))
+    assert await lost == HISTORY
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.exists(claim)  # the second's claim outlives the first's answer
+    never = Upstream(HISTORY)
+    assert await third.get("tax_history", "k", never.fetch) == HISTORY
+    assert await taken_over == HISTORY
+    assert (upstream.calls, slower.calls, never.calls) == (1, 1, 0)
+    with redis.Redis.from_url(redis_url) as client:
+        assert not client.exists(claim)  # settled by its holder

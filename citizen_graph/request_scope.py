@@ -38,7 +38,6 @@ class RequestScope:
     deadline: float  # monotonic time after which no upstream call may run
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
-    request_id: str = ""  # the gateway's X-Request-Id, forwarded to upstreams
     client: str = (
         ""  # the calling organisation (SIRET): per-client circuits, never a role
     )
@@ -59,20 +58,17 @@ _current: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
     "citizen_graph_request_scope", default=None
 )
 # The request's X-Request-Id from the edge on, before its scope opens (health routes have
-# none): every log line of the request carries it (telemetry.RequestIdFilter).
+# none): every log line of the request carries it (telemetry.RequestIdFilter), its audit
+# record and its upstream calls too.
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "citizen_graph_request_id", default=""
 )
 
 
 @contextmanager
-def open_scope(
-    deadline_s: float, request_id: str = "", client: str = ""
-) -> Iterator[RequestScope]:
+def open_scope(deadline_s: float, client: str = "") -> Iterator[RequestScope]:
     """Open the scope of one request; tasks spawned inside inherit it."""
-    scope = RequestScope(
-        deadline=time.monotonic() + deadline_s, request_id=request_id, client=client
-    )
+    scope = RequestScope(deadline=time.monotonic() + deadline_s, client=client)
     token = _current.set(scope)
     try:
         yield scope
@@ -105,9 +101,6 @@ def record(call: UpstreamCall) -> None:
 
 def request_id() -> str:
     """The request's X-Request-Id ("" outside a request)."""
-    scope = _current.get()
-    if scope is not None and scope.request_id:
-        return scope.request_id
     return _request_id.get()
 
 

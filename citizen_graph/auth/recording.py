@@ -61,7 +61,7 @@ async def _record_access(context: Context, codes: list[str | None]) -> None:
     await context.audit.append(
         audit_record(
             context.audit.hasher,
-            request_id=scope.request_id if scope else "",
+            request_id=request_scope.request_id(),
             caller=context.caller,
             operation=decision.operation if decision else None,
             subjects=context.subjects,

@@ -46,7 +46,7 @@ async def record_refusal(
     try:
         await audit.append(
             refusal_record(
-                request_id=scope.request_id if scope else "",
+                request_id=request_scope.request_id(),
                 client_id=client_id,
                 recipient=recipient,
                 role=role,

@@ -29,7 +29,6 @@ class RequestIdMiddleware:
         # identifier (a fiscal number as a request id).
         safe = REQUEST_ID.fullmatch(given) and not carries_identifier(given)
         request_id = given if safe else str(uuid.uuid4())
-        scope["citizen_graph.request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -26,9 +26,7 @@ class RequestScope:
                 status = message["status"]
             await send(message)
 
-        with request_scope.open_scope(
-            self.deadline_s, scope.get("citizen_graph.request_id", "")
-        ):
+        with request_scope.open_scope(self.deadline_s):
             try:
                 await self.app(scope, receive, send_counted)
             finally:

@@ -10,6 +10,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, use_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citizen_graph import request_scope
 from citizen_graph.tracing import parent_of
 
 
@@ -34,7 +35,7 @@ class Traced:
             attributes={
                 "http.request.method": method,
                 "http.route": "/graphql",
-                "citizen_graph.request_id": scope.get("citizen_graph.request_id", ""),
+                "citizen_graph.request_id": request_scope.request_id(),
             },
         )
 

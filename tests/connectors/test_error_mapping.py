@@ -169,6 +169,6 @@ async def test_the_gateway_request_id_is_forwarded_to_the_upstream() -> None:
         return httpx.Response(200, json={"type": "FeatureCollection", "features": []})
 
     ban = BanConnector(client("ban", handler))
-    with request_scope.open_scope(5.0, "req-77"):
+    with request_scope.bound_request_id("req-77"), request_scope.open_scope(5.0):
         await ban.geocode(["12 R DES EXEMPLES 35000 RENNES"])
     assert seen[0].headers["x-request-id"] == "req-77"

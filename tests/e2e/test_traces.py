@@ -122,6 +122,21 @@ def test_a_request_without_traceparent_starts_its_own_trace(
     assert attributes(request)["http.response.status_code"] == 401
 
 
+def test_a_callers_tracestate_is_never_exported(
+    start_gateway: Callable[..., GatewayClient],
+    collector: tuple[Collector, str],
+) -> None:
+    receiver, endpoint = collector
+    gateway = start_gateway(tracing={"endpoint": endpoint, "export_delay_s": 0.05})
+    variables = {"fiscalNumber": ALICE, "identity": ALICE_IDENTITY}
+    state = f"vendor={ALICE}"  # free text a caller controls: it could be anything
+    headers = {"traceparent": TRACEPARENT, "tracestate": state}
+    gateway.query(ONE_CITIZEN, variables, headers=headers)
+    spans = receiver.wait_for(6)
+    assert [span.trace_state for span in spans] == [""] * len(spans)
+    assert {span.trace_id.hex() for span in spans} == {TRACE_ID}  # the parent held
+
+
 def test_tracing_is_off_by_default_and_builds_no_span(gateway: GatewayClient) -> None:
     response = gateway.post("{ viewer { role } }", headers={"traceparent": TRACEPARENT})
     assert response.status_code == 200

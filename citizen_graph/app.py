@@ -122,9 +122,11 @@ def create_app(
                 if tracing.tracer is not None:
                     client.trace(tracing.tracer)
             shared = await open_shared(effective, SANDBOX_REDIS_KEY, stack)
-            cache = UpstreamCache(effective.cache, on_lookup=metrics.cache_lookup)
-            quotas: Quotas = QuotaBook()
-            if shared is not None:
+            quotas: Quotas
+            if shared is None:
+                cache = UpstreamCache(effective.cache, on_lookup=metrics.cache_lookup)
+                quotas = QuotaBook()
+            else:
                 cache, quotas = share(
                     effective, shared, connectors, metrics.cache_lookup
                 )

@@ -66,3 +66,10 @@ def test_every_module_opens_with_a_docstring() -> None:
         if path.name == "__init__.py" and not tree.body:
             continue
         assert ast.get_docstring(tree), path
+
+
+def test_a_connectors_private_module_is_imported_only_inside_connectors() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        if "connectors" not in path.parts:
+            for name in imports(path):
+                assert not name.startswith("citizen_graph.connectors._"), (path, name)

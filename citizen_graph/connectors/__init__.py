@@ -19,6 +19,13 @@ import httpx
 from citizen_graph.access import Access
 from citizen_graph.connectors import api_particulier, ban, dgfip
 from citizen_graph.connectors._client import UpstreamClient
+from citizen_graph.connectors._resilience import (
+    Limiter,
+    RateLimitExceeded,
+    SlidingWindowLimiter,
+    queued,
+    window_capacity,
+)
 from citizen_graph.connectors.api_particulier import ApiParticulierConnector
 from citizen_graph.connectors.ban import BanConnector
 from citizen_graph.connectors.dgfip import DgfipConnector
@@ -33,12 +40,17 @@ __all__ = [
     "BanConnector",
     "Connectors",
     "DgfipConnector",
+    "Limiter",
     "Operation",
+    "RateLimitExceeded",
+    "SlidingWindowLimiter",
     "Upstream",
     "mint_sandbox_credentials",
     "open_connectors",
     "operations",
     "point_at_sandbox",
+    "queued",
+    "window_capacity",
 ]
 
 UPSTREAMS: tuple[Upstream, ...] = (

@@ -257,8 +257,9 @@ class UpstreamClient:
         self._tracer = tracer
 
     def share_limits(self, limiters: LimiterFactory) -> None:
-        """Make every credential's limiter with `limiters` from now on (the shared ones,
-        `shared.limits`, when several processes share a Redis)."""
+        """Make every credential's rate limiter with `limiters` from now on (the shared
+        ones, `shared.limits`, when several processes share a Redis); a limit without a
+        rate (only Retry-After pauses) stays per process, nothing worth a round trip."""
         self._new_limiter = limiters
         self._limiters.clear()
 
@@ -268,7 +269,8 @@ class UpstreamClient:
         if limiter is None:
             rate = self.config.rate_limit_per_s or None
             burst = max(1, rate // 4) if rate else None
-            limiter = self._new_limiter(credential, rate, burst)
+            new = self._new_limiter if rate else _local_limiter
+            limiter = new(credential, rate, burst)
             self._limiters[credential] = limiter
         return limiter
 

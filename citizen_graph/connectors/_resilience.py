@@ -29,7 +29,8 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -272,6 +273,22 @@ class RateLimitExceeded(Exception):
     """Waiting for a slot would overrun the caller's deadline."""
 
 
+@asynccontextmanager
+async def queued(lock: asyncio.Lock, max_wait_s: float) -> AsyncIterator[None]:
+    """Hold `lock`, the limiter's queue, waited for at most `max_wait_s`, or
+    RateLimitExceeded: a call whose request has run out of time gives up rather than take
+    a slot it cannot use."""
+    try:
+        async with asyncio.timeout(max_wait_s):
+            await lock.acquire()
+    except TimeoutError:
+        raise RateLimitExceeded from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class SlidingWindowLimiter:
     """At most `max_calls` starts in any rolling window (plus a margin for network skew).
 
@@ -333,25 +350,15 @@ class SlidingWindowLimiter:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def acquire(self, max_wait_s: float) -> None:
+        """A slot within `max_wait_s`, the wait behind the callers queued first
+        included, or RateLimitExceeded."""
+        deadline = self._clock() + max_wait_s
         self._waiting += 1
         try:
-            await self._acquire(max_wait_s)
+            async with queued(self._lock, max_wait_s):
+                await self._slot(deadline)
         finally:
             self._waiting -= 1
-
-    async def _acquire(self, max_wait_s: float) -> None:
-        # The wait for the callers queued first counts too: a call whose request has
-        # run out of time gives up rather than take a slot it cannot use.
-        deadline = self._clock() + max_wait_s
-        try:
-            async with asyncio.timeout(max_wait_s):
-                await self._lock.acquire()
-        except TimeoutError:
-            raise RateLimitExceeded from None
-        try:
-            await self._slot(deadline)
-        finally:
-            self._lock.release()
 
     async def _slot(self, deadline: float) -> None:
         wait = self._wait_s(self._clock())

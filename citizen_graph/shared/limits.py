@@ -15,9 +15,10 @@ from typing import Any
 import redis.asyncio as redis
 from redis.commands.core import AsyncScript
 
-from citizen_graph.connectors._resilience import (
+from citizen_graph.connectors import (
     RateLimitExceeded,
     SlidingWindowLimiter,
+    queued,
     window_capacity,
 )
 from citizen_graph.shared.state import SharedState, SharedUnavailable
@@ -148,16 +149,10 @@ class SharedWindow:
         deadline = time.monotonic() + max_wait_s
         self._waiting += 1
         try:
-            async with asyncio.timeout(max_wait_s):
-                await self._lock.acquire()
-        except TimeoutError:
-            raise RateLimitExceeded from None
+            async with queued(self._lock, max_wait_s):
+                await self._acquire(deadline)
         finally:
             self._waiting -= 1
-        try:
-            await self._acquire(deadline)
-        finally:
-            self._lock.release()
 
     async def _count(self, r: redis.Redis, args: list[Any]) -> list[int]:
         replies: list[int] = await self._window(keys=self._keys, args=args, client=r)

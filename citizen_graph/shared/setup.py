@@ -7,8 +7,7 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 from citizen_graph.cache import UpstreamCache
-from citizen_graph.connectors import Connectors, operations
-from citizen_graph.connectors._resilience import Limiter, SlidingWindowLimiter
+from citizen_graph.connectors import Connectors, Limiter, operations
 from citizen_graph.settings import Settings, SettingsError
 from citizen_graph.shared.cache import SharedCache
 from citizen_graph.shared.limits import SharedWindow
@@ -69,6 +68,6 @@ def _shared_limiter(
     rate: int | None,
     burst: int | None,
 ) -> Limiter:
-    if rate is None:  # only Retry-After pauses: nothing worth a round trip
-        return SlidingWindowLimiter(None)
+    """A rated credential's limiter (`UpstreamClient.share_limits`), counted in Redis."""
+    assert rate, "a limit without a rate stays per process"
     return SharedWindow(state, state.name("rate", source, credential), rate, burst)

@@ -10,7 +10,7 @@ import pytest
 from citizen_graph import request_scope
 from citizen_graph.access import Access
 from citizen_graph.auth.admission import Admission
-from citizen_graph.connectors._resilience import SlidingWindowLimiter
+from citizen_graph.connectors import SlidingWindowLimiter
 from citizen_graph.errors import RateLimited
 from tests.connectors.conftest import FakeClock
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from citizen_graph.connectors._resilience import RateLimitExceeded
+from citizen_graph.connectors import RateLimitExceeded
 from citizen_graph.shared.limits import SharedWindow
 from tests.shared.conftest import StateFactory
 

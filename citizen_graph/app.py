@@ -17,7 +17,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -43,11 +44,13 @@ from citizen_graph.connectors import (
 )
 from citizen_graph.edge.authentication import Authentication
 from citizen_graph.edge.body_limit import BodyLimit
+from citizen_graph.edge.cors import Cors
 from citizen_graph.edge.methods import Methods
-from citizen_graph.edge.refusals import Refusals
+from citizen_graph.edge.refusals import Refusals, error_response
 from citizen_graph.edge.request_id import RequestIdMiddleware
 from citizen_graph.edge.request_scope import RequestScope
 from citizen_graph.edge.tracing import Traced
+from citizen_graph.errors import BadUserInput
 from citizen_graph.graphiql import GraphiQLAssets
 from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.metrics import Metrics
@@ -78,7 +81,7 @@ SANDBOX_AUDIT_SECRET = "citizen-graph-sandbox-audit-secret"  # sandbox mode only
 SANDBOX_CHAIN_SECRET = "citizen-graph-sandbox-audit-chain-secret"  # sandbox mode only
 SANDBOX_REDIS_KEY = "citizen-graph-sandbox-redis-key"  # sandbox mode only
 STATES_EVERY_S = 1.0
-CORS_HEADERS = ["X-Role", "X-Purpose", "X-Request-Id", "traceparent", "tracestate"]
+NO_ROUTE = "No such path: GraphQL is served at /graphql."
 
 
 class _LateEndpoint:
@@ -154,7 +157,7 @@ def create_app(
             stack.callback(refreshing.cancel)
             yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql),  # every method: refusals get the JSON body
             Route("/healthz", healthz),
@@ -162,9 +165,17 @@ def create_app(
             Route("/metrics", metrics),
             Route("/graphiql/{asset}", GraphiQLAssets()),  # GraphiQL's, vendored
         ],
-        middleware=[*_cors(settings), Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), *_cors(settings)],
+        exception_handlers={404: _no_route},
         lifespan=lifespan,
     )
+    # `/graphql/` is no route: a redirect would be built from the caller's Host header.
+    app.router.redirect_slashes = False
+    return app
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    return error_response(BadUserInput(NO_ROUTE), 404)
 
 
 async def _refresh_states(services: Services) -> None:
@@ -177,22 +188,9 @@ async def _refresh_states(services: Services) -> None:
 
 def _cors(settings: Settings) -> list[Middleware]:
     """None by default: API keys are server-side secrets, and API Particulier's terms
-    forbid calling it from a browser; an allow-list for front-ends using agents' tokens
-    (Starlette's CORSMiddleware: exact origins, no cookies)."""
-    origins = [o.strip() for o in settings.server.cors_origins.split(",") if o.strip()]
-    if not origins:
-        return []
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", *CORS_HEADERS],
-            expose_headers=["X-Request-Id"],
-            allow_credentials=False,
-            max_age=600,
-        )
-    ]
+    forbid calling it from a browser; an allow-list for front-ends using agents' tokens."""
+    origins = settings.server.origins
+    return [Middleware(Cors, origins=origins)] if origins else []
 
 
 def http_stage(services: Services) -> ASGIApp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -21,6 +22,10 @@ from starlette.datastructures import Secret
 from citizen_graph.errors import ConfigurationError
 
 ENV_PREFIX = "CITIZEN_GRAPH_"
+# A browser's Origin as it sends it: scheme, lower-case host (or [IPv6]), optional port.
+ORIGIN = re.compile(
+    r"https?://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?"
+)
 
 
 class SettingsError(ConfigurationError):
@@ -40,6 +45,18 @@ class ServerSettings:
     # Browser origins allowed to call the gateway (CORS), comma-separated; empty: none.
     # Keys are server-side secrets: only a front-end using agents' tokens belongs here.
     cors_origins: str = ""
+
+    def __post_init__(self) -> None:
+        for origin in self.origins:  # an entry no browser sends would allow nothing
+            if not ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"server.cors_origins: {origin!r} is not an origin (scheme://host"
+                    "[:port], lower case, no path; never * or null)"
+                )
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
 
 @dataclasses.dataclass(frozen=True)

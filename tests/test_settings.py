@@ -67,3 +67,34 @@ def test_configuration_errors_share_one_branch_of_the_error_tree() -> None:
     for error in (SettingsError, PolicyError, ClientsError):
         assert issubclass(error, ConfigurationError)
         assert not issubclass(error, CitizenGraphError)  # never answered to a caller
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*",
+        "null",
+        "https://Portail.example.fr",
+        "https://portail.example.fr/",
+        "portail.example.fr",
+        "https://portail.example.fr/app",
+        "ftp://portail.example.fr",
+    ],
+)
+def test_a_cors_origin_no_browser_sends_is_an_error_naming_it(entry: str) -> None:
+    env = {"CITIZEN_GRAPH_SERVER_CORS_ORIGINS": f"https://ok.example, {entry}"}
+    with pytest.raises(SettingsError, match=r"server\.cors_origins"):
+        load_settings(None, env)
+
+
+def test_cors_origins_are_exact_origins_read_from_a_list() -> None:
+    env = {
+        "CITIZEN_GRAPH_SERVER_CORS_ORIGINS": (
+            "https://portail.example.fr, http://127.0.0.1:5173,http://[::1]:3000"
+        )
+    }
+    assert load_settings(None, env).server.origins == (
+        "https://portail.example.fr",
+        "http://127.0.0.1:5173",
+        "http://[::1]:3000",
+    )

@@ -179,10 +179,6 @@ class _Walker:
                 continue
             coordinate = f"{parent.name}.{name}"
             here = (*path, key)
-            if not path and self.policy.composes_schema(decision.role):  # the SDL only
-                decision.forbidden[here] = coordinate
-                decision.denied.add(coordinate)
-                continue
             if not self.policy.may_read(decision.role, parent.name, name):
                 decision.forbidden[here] = coordinate
                 decision.denied.add(coordinate)

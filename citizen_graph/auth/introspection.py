@@ -2,7 +2,7 @@
 each caller only what its role may read, intersected with its habilitation's scopes: the
 schema `citizen-graph schema --role R --client C` prints. Code generated against a role's
 introspection is exactly its readable schema. A role that `composes_schema` in the policy (a
-federation router's) gets the full SDL from `_service { sdl }`, and nothing else.
+federation router's) reads `_service { sdl }` and nothing else, and that SDL is the whole.
 
 A view is built once per (role, scopes left out), from the restricted SDL, and kept: their
 number is bounded by the clients file (roles × habilitations).
@@ -28,8 +28,6 @@ class SchemaViews:
 
     def view(self, role: str, uncovered: frozenset[str]) -> tuple[GraphQLSchema, str]:
         """The schema `role` may read, as graphql-core's schema and as SDL."""
-        if self._policy.composes_schema(role):
-            return self._full
         key = (role, uncovered)
         found = self._views.get(key)
         if found is None:
@@ -48,5 +46,7 @@ class SchemaViews:
             schema, _ = self.view(role, uncovered)
             return schema if name == "__schema" else schema.get_type(arguments["name"])
         if name == "sdl" and info.parent_type.name == "_Service":
+            if self._policy.composes_schema(role):  # what a router composes from
+                return self._full[1]
             return self.view(role, uncovered)[1]
         return NOT_INTROSPECTION

@@ -43,6 +43,8 @@ PUBLIC_TYPES = frozenset({"Query", "_Service"})
 UPSTREAM = "citizen_graph.upstream"
 ROLE_KEYS = {"description", "purpose_required", "read", "composes_schema"}
 ROOT_TYPES = frozenset({"Query", "_Service"})
+# All a role that composes the schema may read: the SDL (whole, introspection.py).
+COMPOSING = frozenset({("Query", "_service"), ("_Service", "sdl")})
 
 
 class PolicyError(ConfigurationError):
@@ -79,6 +81,8 @@ class Policy:
 
     def may_read(self, role: str, type_name: str, field_name: str) -> bool:
         """Deny by default: a type neither governed nor public is not readable."""
+        if self.roles[role].composes_schema:
+            return (type_name, field_name) in COMPOSING
         if type_name in self.governed:
             return f"{type_name}.{field_name}" in self.roles[role].readable
         return type_name in PUBLIC_TYPES or type_name.startswith("__")
@@ -264,7 +268,24 @@ def restricted_sdl(
                 continue
             definition = replace(definition, fields=fields)
         kept.append(definition)
-    return print_ast(DocumentNode(definitions=tuple(_reachable(kept))))
+    return print_ast(DocumentNode(definitions=tuple(_reachable(_members(kept)))))
+
+
+def _members(definitions: list[Any]) -> list[Any]:
+    """Unions keep only the kept types (`_Entity` has none for a router's role)."""
+    objects = {
+        d.name.value for d in definitions if isinstance(d, ObjectTypeDefinitionNode)
+    }
+    kept: list[Any] = []
+    for definition in definitions:
+        if isinstance(definition, UnionTypeDefinitionNode):
+            members = definition.types or ()
+            types = tuple(t for t in members if t.name.value in objects)
+            if not types:
+                continue
+            definition = replace(definition, types=types)
+        kept.append(definition)
+    return kept
 
 
 def _reachable(definitions: list[Any]) -> list[Any]:

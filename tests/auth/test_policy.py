@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType, print_schema
+from graphql import GraphQLObjectType
 
 from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import (
@@ -85,9 +85,16 @@ def test_a_role_composing_the_schema_reads_nothing_whatever_its_name() -> None:
     assert composer.composing_roles() == {"clerk"}
     assert not composer.composes_schema("unknown role")
     assert load_policy(SCHEMA).composing_roles() == {"router"}
-    sdl = print_schema(SCHEMA)
-    views = SchemaViews(SCHEMA, sdl, composer)
-    assert views.view("clerk", frozenset()) == (SCHEMA, sdl)
+    assert composer.may_read("clerk", "Query", "_service")
+    assert composer.may_read("clerk", "_Service", "sdl")
+    for always in (("Query", "viewer"), ("Viewer", "role"), ("Citizen", "id")):
+        assert not composer.may_read("clerk", *always), always
+    # Its view is that: the SDL it composes from is the whole (introspection.py).
+    views = SchemaViews(SCHEMA, build_schema().as_str(), composer)
+    schema, _ = views.view("clerk", frozenset())
+    assert schema.query_type is not None
+    assert set(schema.query_type.fields) == {"_service"}
+    assert schema.get_type("Citizen") is None
     with pytest.raises(PolicyError, match="composes the schema reads nothing"):
         build_policy(SCHEMA, policy(["Citizen.identity"], composes_schema=True))
     with pytest.raises(PolicyError, match="composes_schema must be true or false"):

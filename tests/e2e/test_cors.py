@@ -44,3 +44,19 @@ def test_an_origin_outside_the_list_is_refused(
     preflight = gateway.http.options("/graphql", headers=evil)
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+    [error] = preflight.json()["errors"]  # the contract's body, as every refusal
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == "Disallowed CORS origin."
+    assert preflight.headers["x-request-id"]
+
+
+def test_a_preflight_asking_for_tracestate_is_refused(
+    start_gateway: Callable[..., GatewayClient],
+) -> None:
+    gateway = start_gateway(server={"cors_origins": PORTAL})
+    asking = PREFLIGHT | {"Access-Control-Request-Headers": "traceparent, tracestate"}
+    preflight = gateway.http.options("/graphql", headers=asking)
+    assert preflight.status_code == 400
+    assert preflight.json()["errors"][0]["message"] == "Disallowed CORS headers."
+    tracing = PREFLIGHT | {"Access-Control-Request-Headers": "traceparent"}
+    assert gateway.http.options("/graphql", headers=tracing).status_code == 200

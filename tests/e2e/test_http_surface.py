@@ -64,3 +64,18 @@ def test_viewer_reports_the_demo_client_and_declared_role(
     assert viewer["allowedRoles"][0] == "social_services"
     assert viewer["purpose"] == "Bourse 2026"
     assert "TaxNotice.referenceTaxIncome" in viewer["readableFields"]
+
+
+def test_a_path_that_is_no_route_answers_json_and_never_redirects(
+    gateway: GatewayClient,
+) -> None:
+    for path in ("/graphql/", "/nothing-here"):
+        response = gateway.http.post(
+            path, json={}, headers={"Host": "evil.example"}, follow_redirects=False
+        )
+        assert response.status_code == 404, path
+        assert "location" not in response.headers
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "/graphql" in error["message"]
+        assert response.headers["x-request-id"]

@@ -19,9 +19,11 @@ from tests.conftest import (
     upstream_calls,
 )
 
+ROUTER = "demo-router"
 KEYS = {
     "address_check": ADDRESS_CHECK,
     "family_portal": FAMILY,
+    "router": ROUTER,  # its introspection: `_service { sdl }`, all it may read
     "social_services": SOCIAL,
     "student_aid": STUDENT_AID,
 }
@@ -71,9 +73,6 @@ def test_introspection_beside_data_answers_both(module_gateway: GatewayClient) -
     assert data == {"viewer": {"role": "address_check"}, "__type": None}
 
 
-ROUTER = "demo-router"
-
-
 def test_a_router_fetches_the_whole_sdl_for_composition(
     module_gateway: GatewayClient,
 ) -> None:
@@ -81,6 +80,9 @@ def test_a_router_fetches_the_whole_sdl_for_composition(
     assert "type TaxNotice" in sdl["sdl"]
     assert "taxAmount" in sdl["sdl"]
     assert "@key" in sdl["sdl"]
+    # The SDL is a string it composes from, not a schema it may query.
+    query = '{ __type(name: "TaxNotice") { name } }'
+    assert module_gateway.query(query, key=ROUTER)["data"]["__type"] is None
 
 
 def test_a_router_reads_nothing_else(

@@ -10,9 +10,10 @@ a request carries `extensions.persistedQuery = {"version": 1, "sha256Hash": h}`;
 GET is served for hashed requests only (`edge/methods.py`): a document never travels in a
 URL, where access logs and proxies keep it.
 
-The store is bounded by bytes in this process (least recently used out first) and, with a
-Redis, shared by every replica: sealed like the cache's answers (a document may carry an
-inline identifier), named by a keyed hash, with a TTL.
+The store is per client (a hash only its own client registered is known: no probing for
+others' documents), bounded by bytes in this process (least recently used out first) and, with
+a Redis, shared by every replica: sealed like the cache's answers (a document may carry an
+inline identifier), named by a keyed hash of client and digest, with a TTL.
 
 Trusted documents: a client may have a manifest (hash → document) in the clients file; one
 marked `trusted_documents_only` runs nothing else (PERSISTED_QUERY_NOT_ALLOWED).
@@ -90,17 +91,23 @@ def sha256(document: str) -> str:
 
 class PersistedQueries:
     def __init__(self, shared: SharedState | None = None) -> None:
-        self._local: LRUCache[str, str] = LRUCache(STORE_BYTES, getsizeof=len)
+        # (client id, digest) → document
+        self._local: LRUCache[tuple[str, str], str] = LRUCache(
+            STORE_BYTES, getsizeof=len
+        )
         self._shared = shared
 
     async def resolve(
         self,
         query: str | None,
         extensions: Mapping[str, Any] | None,
+        *,
+        client: str,
         trusted: TrustedDocuments | None = None,
     ) -> str | None:
-        """The document to run: `query`, or the one its hash names; raises the
-        protocol's errors. None: no query and no persisted one (Strawberry refuses it)."""
+        """The document to run: `query`, or the one its hash names in `client`'s store;
+        raises the protocol's errors. None: no query and no persisted one (Strawberry
+        refuses it)."""
         persisted = (extensions or {}).get("persistedQuery")
         digest = None if persisted is None else _digest(persisted)
         trusted_documents = trusted.documents if trusted is not None else {}
@@ -111,7 +118,7 @@ class PersistedQueries:
             if only and (digest or sha256(query)) not in trusted_documents:
                 raise PersistedQueryNotAllowed
             if digest is not None:
-                await self._store(digest, query)
+                await self._store(client, digest, query)
             return query
         if digest is not None and digest in trusted_documents:
             return trusted_documents[digest]
@@ -119,16 +126,16 @@ class PersistedQueries:
             raise PersistedQueryNotAllowed
         if digest is None:
             return None
-        document = await self._lookup(digest)
+        document = await self._lookup(client, digest)
         if document is None:
             raise PersistedQueryNotFound
         return document
 
-    async def _lookup(self, digest: str) -> str | None:
-        document = self._local.get(digest)
+    async def _lookup(self, client: str, digest: str) -> str | None:
+        document = self._local.get((client, digest))
         if document is not None or self._shared is None or not self._shared.available:
             return document
-        name = self._shared.name("persisted", digest)
+        name = self._shared.name("persisted", client, digest)
         with contextlib.suppress(SharedUnavailable):
             sealed = await self._shared.run(lambda r: r.get(name))
             plain = (
@@ -137,25 +144,27 @@ class PersistedQueries:
             if plain is not None:
                 document = plain.decode()
                 if sha256(document) == digest:  # opened under our key: still checked
-                    self._local[digest] = document
+                    self._local[client, digest] = document
                     return document
         return None
 
-    async def _store(self, digest: str, document: str) -> None:
-        if digest in self._local:
+    async def _store(self, client: str, digest: str, document: str) -> None:
+        if (client, digest) in self._local:
             return
         if len(document) < STORE_BYTES:
-            self._local[digest] = document
+            self._local[client, digest] = document
         if self._shared is None or not self._shared.available:
             return
-        name = self._shared.name("persisted", digest)
+        name = self._shared.name("persisted", client, digest)
         sealed = self._shared.seal(document.encode(), name)
         with contextlib.suppress(SharedUnavailable):
             await self._shared.run(lambda r: r.set(name, sealed, ex=STORE_TTL_S))
 
 
 def _digest(persisted: Any) -> str:
-    if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
+    version = persisted.get("version") if isinstance(persisted, Mapping) else None
+    # The JSON integer 1 alone: `true` and `1.0` equal 1 in Python.
+    if type(version) is not int or version != 1:
         raise BadUserInput("PersistedQueryNotSupported")
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not SHA256.fullmatch(digest):

@@ -28,6 +28,7 @@ from citizen_graph.auth.credentials import Credentials
 from citizen_graph.auth.introspection import SchemaViews
 from citizen_graph.auth.policy import Policy
 from citizen_graph.auth.quotas import Quotas
+from citizen_graph.auth.refusals import record_refusal
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import CITIZEN_KEYS, Connectors
 from citizen_graph.context import Context
@@ -100,6 +101,12 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "The request body is nested too deeply.") from None
         except UnicodeError:
             raise HTTPException(400, "The request body is not UTF-8 text.") from None
+        except json.JSONDecodeError:
+            raise  # Strawberry's own 400
+        except ValueError:  # an integer past Python's 4300 digits, in a body or a GET
+            raise HTTPException(
+                400, "A number in the request has too many digits."
+            ) from None
         if not isinstance(body, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
         return body
@@ -137,13 +144,23 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """The persisted-operation protocols (persisted.py) before Strawberry's execution:
-        a refusal touches no citizen, so it is answered here, outside the GraphQL stage."""
+        a refusal touches no citizen, so it is answered here, outside the GraphQL stage,
+        and recorded here (an unknown hash too: probing hashes is enumeration)."""
         try:
             query = await self.services.persisted.resolve(
-                request_data.query, request_data.extensions, context.caller.documents
+                request_data.query,
+                request_data.extensions,
+                client=context.caller.client_id,
+                trusted=context.caller.documents,
             )
         except CitizenGraphError as refusal:
             sub_response.status_code = refusal.http_status
+            await record_refusal(
+                context.audit,
+                caller=context.caller,
+                code=refusal.code,
+                http_status=refusal.http_status,
+            )
             error = GraphQLError(refusal.message, extensions=refusal.extensions)
             return ExecutionResult(data=None, errors=[error])
         if query is not request_data.query:

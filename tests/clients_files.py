@@ -64,5 +64,6 @@ def serving_clients(
     """A gateway outside sandbox mode, against the sandbox, reading `clients`."""
     settings = configured_settings(sandbox_server.url, folder)
     auth = dataclasses.replace(settings.auth, clients_file=str(clients))
-    with serving(dataclasses.replace(settings, auth=auth), folder / "a.jsonl") as gw:
+    audit_file = Path(settings.audit.file)
+    with serving(dataclasses.replace(settings, auth=auth), audit_file) as gw:
         yield gw

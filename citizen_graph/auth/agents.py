@@ -3,8 +3,8 @@ and the roles it may declare; `credentials.py` matches them with the clients.
 
 RS256 and ES256 only, against a JWKS: a file, or a URL read through PyJWT's PyJWKClient
 (cached for `jwks_ttl_s`, fetched again for an unknown `kid`, at most once per
-`jwks_refetch_s`); `iss`, `aud`, `exp`, `nbf` and `iat` checked with `leeway_s`. The
-gateway's claims sit in one namespace, as Hasura's do:
+`jwks_refetch_s`); `iss`, `aud`, `exp`, `nbf` and `iat` (JSON numbers) checked with
+`leeway_s`. The gateway's claims sit in one namespace, as Hasura's do:
 
     "https://citizen-graph.fr/claims": {"client": "<client id>", "siret": "<14 digits>",
                                         "roles": ["family_portal"], "default_role": "…"}
@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -38,10 +39,11 @@ from citizen_graph.settings import AuthSettings, Settings, SettingsError
 NAMESPACE = "https://citizen-graph.fr/claims"
 ALGORITHMS = ("RS256", "ES256")  # pinned: `none`, HS256 and the rest are refused
 REQUIRED = ("exp", "iat", "iss", "aud", "sub")
+TIMES = ("exp", "nbf", "iat")  # NumericDates (RFC 7519 §2): JSON numbers
 MAX_LEEWAY_S = 300.0
 MAX_SUBJECT_CHARS = 255
 FETCH_TIMEOUT_S = 2.0  # a JWKS fetch holds the requests that wait for its keys
-# The sandbox's own (CONTRACT.md §9), trusted in sandbox mode only.
+# The sandbox's own (CONTRACT.md §9), trusted exactly when the demo keys are.
 SANDBOX_JWKS_PATH = "/_sandbox/jwks.json"
 SANDBOX_ISSUER = "https://sandbox.citizen-graph.invalid"
 SANDBOX_AUDIENCE = "citizen-graph"
@@ -94,6 +96,32 @@ class AgentClaims:
         return client
 
 
+class NotNumericDate(jwt.DecodeError):
+    def __init__(self, claim: str) -> None:
+        super().__init__(f"{claim} is not a NumericDate")
+        self.claim = claim
+
+
+class NumericDatesJWT(jwt.PyJWT):
+    """PyJWT holding exp, nbf and iat to JSON numbers, checked once the signature is: PyJWT
+    applies int(), which would take "9999999999" and true."""
+
+    def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
+        payload = super()._decode_payload(decoded)
+        for claim in TIMES:
+            if claim in payload and not _numeric(payload[claim]):
+                raise NotNumericDate(claim)
+        return payload
+
+
+def _numeric(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
 class AgentTokens:
     """Verifies agents' tokens: signature, algorithm, times, issuer, audience, claims."""
 
@@ -104,6 +132,7 @@ class AgentTokens:
         self.issuer = issuer
         self.audience = audience
         self.leeway_s = leeway_s
+        self._jwt = NumericDatesJWT()
 
     def holds_key(self, token: str) -> bool:
         """Whether verifying `token` needs no JWKS fetch (a malformed one needs none)."""
@@ -128,7 +157,7 @@ class AgentTokens:
 
     def _decode(self, token: str, key: PyJWK) -> dict[str, Any]:
         try:
-            claims: dict[str, Any] = jwt.decode(
+            claims: dict[str, Any] = self._jwt.decode(
                 token,
                 key,
                 algorithms=list(ALGORITHMS),
@@ -139,6 +168,10 @@ class AgentTokens:
             )
         except jwt.MissingRequiredClaimError as error:  # its name is one of REQUIRED
             raise Unauthenticated(f"The token lacks the {error.claim} claim.") from None
+        except NotNumericDate as error:  # its name is one of TIMES
+            raise Unauthenticated(
+                f"The token's {error.claim} claim is not a number (a NumericDate)."
+            ) from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(_failed_check(error)) from None
         return claims
@@ -283,8 +316,9 @@ class JwksFile:
 
 
 def agent_tokens(settings: Settings) -> AgentTokens | None:
-    """The verifier the settings ask for; None: API keys only. Sandbox mode without a JWKS
-    of its own trusts the sandbox's (its JWKS, issuer and audience)."""
+    """The verifier the settings ask for; None: API keys only. Without a JWKS of its own, a
+    gateway that accepts the demo keys (sandbox mode, no config file) trusts the sandbox's
+    (its JWKS, issuer and audience); a configured gateway pointed at a sandbox never does."""
     auth = settings.auth
     if auth.jwks_url and auth.jwks_file:
         raise SettingsError("auth.jwks_url and auth.jwks_file: give one of them")
@@ -302,7 +336,7 @@ def agent_tokens(settings: Settings) -> AgentTokens | None:
         raise SettingsError(
             "auth.issuer and auth.audience need a JWKS (jwks_url, jwks_file)"
         )
-    if not settings.sandbox.enabled:
+    if not settings.sandbox.demo_keys:  # the rule that admits the demo keys (app.py)
         return None
     url = settings.sandbox.url.rstrip("/") + SANDBOX_JWKS_PATH
     keys = JwksClient(url, auth.jwks_refetch_s, auth.jwks_ttl_s)

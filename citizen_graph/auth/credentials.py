@@ -297,12 +297,13 @@ class Credentials:
             client.documents,
         )
 
-    def identify(self, headers: Any) -> Client | None:
-        """The client a refused request came from, if its one credential is valid (for the
-        audit); an agent's token only when its key is at hand (no JWKS fetch)."""
+    def identify(self, headers: Any) -> Bearer | None:
+        """What a refused request's one credential proves, if it is valid (for the audit):
+        its client and, for an agent's token, the agent; a token only when its key is at
+        hand (no JWKS fetch)."""
         keys = headers.getlist("authorization")
         try:
-            return self._bearer(keys[0], fetch=False).client if len(keys) == 1 else None
+            return self._bearer(keys[0], fetch=False) if len(keys) == 1 else None
         except Unauthenticated:
             return None
 

@@ -29,20 +29,23 @@ async def record_refusal(
     client: Client | None = None,
     subjects: Iterable[CitizenKey] = (),
     purpose_given: bool = False,
+    agent: str | None = None,
 ) -> None:
     """One audit record per request refused before execution: probing leaves a trace.
 
-    The refusal is answered whatever happens here: it serves no data, so a failed write is
-    logged rather than turned into another error.
+    Without a caller, `client` and `agent` are what the request's credential proved
+    (`Credentials.identify`). The refusal is answered whatever happens here: it serves no
+    data, so a failed write is logged rather than turned into another error.
     """
     scope = request_scope.current_scope()
     started = scope.started if scope else time.monotonic()
-    who: tuple[str | None, str | None, str | None] = (None, None, None)
+    # client, SIRET, role, agent: an agent is only ever recorded with the client it proved
+    who: tuple[str | None, ...] = (None, None, None, None)
     if caller is not None:
-        who = (caller.client_id, caller.recipient, caller.role)
+        who = (caller.client_id, caller.recipient, caller.role, caller.agent)
     elif client is not None:
-        who = (client.client_id, client.recipient, None)
-    client_id, recipient, role = who
+        who = (client.client_id, client.recipient, None, agent)
+    client_id, recipient, role, agent = who
     try:
         await audit.append(
             refusal_record(
@@ -51,7 +54,7 @@ async def record_refusal(
                 recipient=recipient,
                 role=role,
                 purpose=caller.purpose if caller else None,
-                agent=caller.agent if caller else None,
+                agent=agent,
                 purpose_given=purpose_given,
                 operation=None,
                 code=code,

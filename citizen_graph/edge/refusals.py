@@ -92,11 +92,13 @@ class Refusals:
         if journal is None or not journal.audited:
             headers = Headers(scope=scope)
             caller = scope.get("citizen_graph.caller")
+            proved = None if caller else self.credentials.identify(headers)
             context: Context | None = scope.get("citizen_graph.context")
             await record_refusal(
                 self.audit,
                 caller=caller,
-                client=None if caller else self.credentials.identify(headers),
+                client=proved.client if proved else None,
+                agent=proved.agent if proved else None,
                 code=error.code,
                 http_status=status or error.http_status,
                 subjects=context.subjects if context is not None else (),

@@ -357,6 +357,36 @@ def test_times_within_the_leeway_are_accepted(
         authenticate(credentials(jwks.url, leeway_s=0), token)
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", "9999999999"),  # PyJWT alone would apply int() and accept it
+        ("exp", True),  # a bool is no number
+        ("exp", float("inf")),  # Python's JSON reads 1e400 so
+        ("nbf", "0"),
+        ("nbf", False),
+        ("iat", "x"),  # PyJWT alone: "The token is invalid."
+        ("iat", True),
+    ],
+)
+def test_times_that_are_not_json_numbers_are_refused_by_name(
+    jwks: JwksServer, rsa_key: Signer, claim: str, value: Any
+) -> None:
+    token = rsa_key.sign(claims(**{claim: value}))
+    with pytest.raises(Unauthenticated) as refused:
+        authenticate(credentials(jwks.url), token)
+    expected = f"The token's {claim} claim is not a number (a NumericDate)."
+    assert refused.value.message == expected  # names the claim, never its value
+
+
+def test_times_that_are_fractional_numbers_are_accepted(
+    jwks: JwksServer, rsa_key: Signer
+) -> None:
+    now = time.time()
+    token = rsa_key.sign(claims(iat=now, nbf=now, exp=now + 600.5))
+    assert authenticate(credentials(jwks.url), token).agent == SUB
+
+
 def test_an_unknown_kid_is_accepted_once_the_rotated_jwks_is_fetched(
     jwks: JwksServer, rsa_key: Signer
 ) -> None:
@@ -426,7 +456,20 @@ def test_identifying_a_refused_request_never_fetches_the_jwks(
     assert not creds.may_fetch(headers)
     identified = creds.identify(headers)
     assert identified is not None
-    assert identified.client_id == CLIENT
+    assert (identified.client.client_id, identified.agent) == (CLIENT, SUB)
+
+
+def test_identify_names_the_agent_of_a_valid_token_only(
+    jwks: JwksServer, rsa_key: Signer
+) -> None:
+    """The audit of a refusal carries a `sub` only once its token is verified."""
+    creds = credentials(jwks.url)
+    authenticate(creds, rsa_key.sign(claims()))  # the keys at hand
+    for refused in (claims(exp=in_s(-120)), claims(aud="another-service")):
+        headers = Headers({"authorization": f"Bearer {rsa_key.sign(refused)}"})
+        assert creds.identify(headers) is None
+    forged = Headers({"authorization": f"Bearer {tampered_claims(rsa_key)}"})
+    assert creds.identify(forged) is None
 
 
 class LoopWatchingJwks(JwksClient):
@@ -522,13 +565,33 @@ def test_settings_for_agents_tokens_are_checked(
         agent_tokens(settings(**auth))
 
 
-def test_without_a_jwks_only_sandbox_mode_trusts_agents_tokens() -> None:
+def test_only_a_gateway_taking_the_demo_keys_trusts_the_sandboxs_jwks() -> None:
     assert agent_tokens(settings()) is None
-    sandbox = Settings(sandbox=SandboxSettings(enabled=True, url="http://127.0.0.1:1"))
-    verifier = agent_tokens(sandbox)
+    url = "http://127.0.0.1:1"
+    # A config file's [sandbox] enabled = true: its own clients, so not the sandbox's.
+    assert (
+        agent_tokens(Settings(sandbox=SandboxSettings(enabled=True, url=url))) is None
+    )
+    demo = SandboxSettings(enabled=True, url=url, demo_keys=True)
+    verifier = agent_tokens(Settings(sandbox=demo))
     assert verifier is not None
     assert isinstance(verifier.keys, JwksClient)
     assert verifier.keys.uri == "http://127.0.0.1:1/_sandbox/jwks.json"
+
+
+@pytest.mark.parametrize("demo_keys", [True, False], ids=["demo", "configured"])
+def test_a_jwks_of_its_own_is_trusted_beside_a_sandbox_either_way(
+    demo_keys: bool,
+) -> None:
+    own = AuthSettings(
+        jwks_url="https://idp.test/jwks", issuer=ISSUER, audience=AUDIENCE
+    )
+    sandbox = SandboxSettings(
+        enabled=True, url="http://127.0.0.1:1", demo_keys=demo_keys
+    )
+    verifier = agent_tokens(Settings(sandbox=sandbox, auth=own))
+    assert verifier is not None
+    assert (verifier.issuer, verifier.audience) == (ISSUER, AUDIENCE)
 
 
 def test_no_log_line_carries_the_token(

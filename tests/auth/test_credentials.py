@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -231,9 +232,9 @@ def test_demo_clients_may_give_any_ordinary_purpose() -> None:
 def test_identify_names_the_client_of_a_refused_request(tmp_path: Path) -> None:
     credentials = Credentials(load_clients(write(tmp_path, CLIENTS), {}))
     refused = headers(("authorization", f"Bearer {KEY}"), ("x-role", ""))
-    client = credentials.identify(refused)
-    assert client is not None
-    assert client.client_id == "mairie-exemple-cantine"
+    proved = credentials.identify(refused)
+    assert proved is not None
+    assert (proved.client.client_id, proved.agent) == ("mairie-exemple-cantine", None)
     assert credentials.identify(headers(("authorization", "Bearer nope"))) is None
 
 
@@ -297,3 +298,59 @@ def test_a_configured_gateway_accepts_its_clients_keys_and_never_the_demo_keys(
             headers={"Authorization": f"Bearer {KEY}", "X-Purpose": "Cantine"},
         )
         assert ours.json()["data"]["citizen"]["identity"]["birthName"] == "FICTIF"
+
+
+def configured_beside_a_sandbox(
+    sandbox: httpx.Client, sandbox_url: str, tmp_path: Path, **auth: Any
+) -> Settings:
+    """A config file with its own clients and `[sandbox] enabled = true`: the sandbox
+    stands in for the State's APIs, and its demo keys stay out."""
+    given = sandbox.get("/_sandbox/credentials").json()
+    dgfip = (given["dgfip"]["client_id"], given["dgfip"]["client_secret"])
+    path = write(tmp_path, CLIENTS, given["api_particulier"]["token"], dgfip)
+    settings = configured_settings(sandbox_url, tmp_path)
+    return dataclasses.replace(
+        settings,
+        sandbox=SandboxSettings(enabled=True, url=sandbox_url),
+        auth=AuthSettings(clients_file=str(path), **auth),
+    )
+
+
+def viewer_as_an_agent(settings: Settings, sandbox: httpx.Client) -> httpx.Response:
+    """The viewer, asked with a token the sandbox mints for the canteen's client."""
+    minted = sandbox.post(
+        "/_sandbox/agent-tokens",
+        json={
+            "client": "mairie-exemple-cantine",
+            "sub": "anyone",
+            "roles": ["family_portal"],
+        },
+    ).json()["token"]
+    with ThreadedServer(create_app(settings)) as server:
+        return httpx.post(
+            f"{server.url}/graphql",
+            json={"query": "{ viewer { clientId agent } }"},
+            headers={"Authorization": f"Bearer {minted}", "X-Purpose": "Cantine"},
+        )
+
+
+def test_a_configured_gateway_beside_a_sandbox_refuses_the_sandboxs_agent_tokens(
+    sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
+) -> None:
+    settings = configured_beside_a_sandbox(sandbox, sandbox_server.url, tmp_path)
+    response = viewer_as_an_agent(settings, sandbox)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_configured_gateway_beside_a_sandbox_trusts_the_jwks_it_is_given(
+    sandbox: httpx.Client, sandbox_server: ThreadedServer, tmp_path: Path
+) -> None:
+    own = {
+        "jwks_url": f"{sandbox_server.url}/_sandbox/jwks.json",  # as its own IdP's
+        "issuer": "https://sandbox.citizen-graph.invalid",
+        "audience": "citizen-graph",
+    }
+    settings = configured_beside_a_sandbox(sandbox, sandbox_server.url, tmp_path, **own)
+    viewer = viewer_as_an_agent(settings, sandbox).json()["data"]["viewer"]
+    assert viewer == {"clientId": "mairie-exemple-cantine", "agent": "anyone"}

@@ -125,6 +125,7 @@ def test_a_refused_token_is_401_and_echoes_nothing(
         assert value not in response.text
     [record] = gateway.records()
     assert (record["refusal"]["code"], record["client_id"]) == ("UNAUTHENTICATED", None)
+    assert record["agent"] is None  # an unverified `sub` is never recorded
     assert token.split(".")[1] not in gateway.audit_file.read_text()
 
 
@@ -133,3 +134,36 @@ def test_a_token_expired_within_the_leeway_is_accepted(
 ) -> None:
     token = mint(sandbox, ttl_s=-10)  # the leeway is 30 s
     assert gateway.query(VIEWER, key=token)["data"]["viewer"]["role"] == "family_portal"
+
+
+def test_every_refusal_at_the_edge_records_the_agent_and_audit_find_lists_it(
+    gateway: GatewayClient, sandbox: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = "agent-refused-1"
+    token = mint(sandbox, client="demo-client-all-roles", sub=agent)
+    bearer = {"Authorization": f"Bearer {token}"}
+    # The agents' keys at hand, as after any request: a refusal never fetches them.
+    gateway.query(VIEWER, key=token)  # about no citizen: no record
+    body = {"query": VIEWER}
+    refused = [
+        gateway.post(VIEWER, key=token, headers={"X-Role": "social_services"}),
+        gateway.http.post("/graphql", json=body, headers=bearer),  # no X-Purpose
+        gateway.post(VIEWER, key=token, headers={"X-Purpose": "Dossier du 14/03/1984"}),
+        gateway.http.get("/graphql", params=body, headers=bearer),
+    ]
+    assert [r.status_code for r in refused] == [403, 400, 400, 405]
+    records = gateway.records()
+    assert [r["refusal"]["code"] for r in records] == [
+        "FORBIDDEN_ROLE",
+        "PURPOSE_REQUIRED",
+        "BAD_USER_INPUT",
+        "BAD_USER_INPUT",  # the 405
+    ]
+    assert {(r["client_id"], r["agent"]) for r in records} == {
+        ("demo-client-all-roles", agent)
+    }
+    capsys.readouterr()
+    main(["audit", "find", str(gateway.audit_file), "--agent", agent])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    assert all(f"agent={agent} " in line and "refused" in line for line in lines)

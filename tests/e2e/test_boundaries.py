@@ -1,8 +1,11 @@
-"""Each limit at its exact boundary (LimitSettings and the purpose's length): the last value
-accepted, the first refused, and a refusal that makes no upstream call."""
+"""Each limit at its exact boundary (LimitSettings, the purpose's length, Python's 4300 digits
+of a JSON integer): the last value accepted, the first refused, and a refusal that makes no
+upstream call."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import httpx
@@ -117,3 +120,34 @@ def test_a_purpose_over_200_characters_is_refused(
         assert response.json()["data"]["viewer"]["purpose"] == text
     else:
         assert codes(response.json()) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(("digits", "refused"), [(4300, False), (4301, True)])
+def test_a_json_integer_over_4300_digits_is_refused_in_a_body_or_a_url(
+    gateway: GatewayClient, caplog: pytest.LogCaptureFixture, digits: int, refused: bool
+) -> None:
+    """Python reads no longer integer (`sys.int_info`): a 400, never a traceback."""
+    variables = '{"y": 1' + "0" * (digits - 1) + "}"
+    headers = {"Authorization": f"Bearer {SOCIAL}", "X-Purpose": "Tests"}
+    query = "query($y: Int) { viewer { role } }"
+    body = '{"query": "' + query + '", "variables": ' + variables + "}"
+    unknown = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    with caplog.at_level(logging.INFO):
+        posted = gateway.http.post(
+            "/graphql",
+            content=body,
+            headers=headers | {"Content-Type": "application/json"},
+        )
+        got = gateway.http.get(
+            "/graphql",
+            params={"extensions": json.dumps(unknown), "variables": variables},
+            headers=headers,
+        )
+    if refused:
+        assert (posted.status_code, got.status_code) == (400, 400)
+        assert codes(posted.json()) == codes(got.json()) == ["BAD_USER_INPUT"]
+    else:  # read, then refused as an Int, or as a hash never registered
+        assert (posted.status_code, got.status_code) == (200, 200)
+        assert codes(posted.json()) == ["BAD_USER_INPUT"]
+        assert codes(got.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

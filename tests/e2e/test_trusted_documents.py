@@ -1,11 +1,12 @@
 """Trusted documents: a client's manifest (hash → document) in the clients file; a client
-marked trusted-documents-only runs those and nothing else (PERSISTED_QUERY_NOT_ALLOWED)."""
+marked trusted-documents-only runs those and nothing else (PERSISTED_QUERY_NOT_ALLOWED, each
+refusal recorded), and what it sends is never another client's to run by hash."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from tests.conftest import ALICE, GatewayClient, upstream_calls
 QUERY = "query Address($f: String) { citizen(fiscalNumber: $f) { address { city } } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()
 KEY = "portal-secret-key"
-HEADERS = {"Authorization": f"Bearer {KEY}"}
+OTHER_KEY = "other-secret-key"  # another client of the same file, with no manifest
 
 
 def manifest(tmp_path: Path, body: str = QUERY, digest: str = HASH) -> None:
@@ -42,12 +43,19 @@ def trusted_only(
 ) -> Iterator[GatewayClient]:
     manifest(tmp_path)
     path = clients_file(tmp_path, minted(sandbox), only=True)
+    (tmp_path / "other").mkdir()
+    other = one_client(tmp_path / "other", OTHER_KEY, minted(sandbox), client="other")
+    path.write_text(path.read_text() + other.read_text())
     with serving_clients(sandbox_server, tmp_path, path) as gw:
         yield gw
 
 
-def post(gateway: GatewayClient, body: dict[str, object]) -> httpx.Response:
-    return gateway.http.post("/graphql", json=body, headers=HEADERS)
+def post(
+    gateway: GatewayClient, body: Mapping[str, object], key: str = KEY
+) -> httpx.Response:
+    return gateway.http.post(
+        "/graphql", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
 
 
 def hashed(digest: str = HASH) -> dict[str, object]:
@@ -85,6 +93,42 @@ def test_any_other_document_is_not_allowed_and_fetches_nothing(
         [error] = answer.json()["errors"]
         assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
     assert upstream_calls(sandbox, "dgfip") == 0
+
+
+def test_each_document_not_allowed_leaves_one_record_without_its_text(
+    trusted_only: GatewayClient,
+) -> None:
+    other = "query($f: String) { citizen(fiscalNumber: $f) { identity { birthName } } }"
+    digest = hashlib.sha256(other.encode()).hexdigest()
+    bodies: list[dict[str, object]] = [{"query": other}, {"extensions": hashed(digest)}]
+    for n, body in enumerate(bodies, start=1):
+        post(trusted_only, body | {"variables": {"f": ALICE}})
+        records = trusted_only.records()
+        assert len(records) == n
+        assert records[-1]["refusal"] == {
+            "code": "PERSISTED_QUERY_NOT_ALLOWED",
+            "status": 400,
+        }
+        assert records[-1]["client_id"] == "portal"
+    text = trusted_only.audit_file.read_text()
+    for secret in (ALICE, digest, "birthName"):
+        assert secret not in text
+
+
+def test_a_trusted_document_sent_with_its_hash_is_not_another_clients_to_run(
+    trusted_only: GatewayClient,
+) -> None:
+    variables = {"f": ALICE}
+    sent = post(
+        trusted_only, {"query": QUERY, "extensions": hashed(), "variables": variables}
+    )
+    assert sent.json()["data"]["citizen"]["address"]["city"]
+    asked = {"extensions": hashed(), "variables": variables}
+    by_hash = post(trusted_only, asked, key=OTHER_KEY)
+    assert by_hash.status_code == 200
+    [error] = by_hash.json()["errors"]
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert "data" not in by_hash.json() or by_hash.json()["data"] is None
 
 
 def test_a_manifest_whose_id_is_not_its_documents_hash_stops_the_start(

@@ -66,8 +66,9 @@ class SandboxSettings:
     host: str = "127.0.0.1"
     port: int = 8001
     latency: str = "none"
-    # Only `serve` without a config file turns this on: the contract's demo keys are never
-    # accepted by a configured gateway, even one pointed at a sandbox.
+    # Only `serve` without a config file turns this on (a file or a variable naming it is
+    # an error): the contract's demo keys are never accepted by a configured gateway, even
+    # one pointed at a sandbox.
     demo_keys: bool = False
     # Distinct citizens per 60 s of each demo key (demo-quota-small keeps its 10); 0 = none.
     demo_quota: int = 1000
@@ -231,6 +232,12 @@ def load_settings(
             raise SettingsError(f"cannot read settings file {path}: {exc}") from None
     env = os.environ if environ is None else environ
     _apply_environment(raw, env)
+    sandbox = raw.get("sandbox")
+    if isinstance(sandbox, Mapping) and "demo_keys" in sandbox:
+        raise SettingsError(
+            "sandbox.demo_keys cannot be set: only `serve` without a config file "
+            "takes the demo keys"
+        )
     settings: Settings = _build(Settings, raw, "")
     return settings
 

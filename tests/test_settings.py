@@ -98,3 +98,15 @@ def test_cors_origins_are_exact_origins_read_from_a_list() -> None:
         "http://127.0.0.1:5173",
         "http://[::1]:3000",
     )
+
+
+def test_no_file_or_variable_can_make_a_configured_gateway_take_the_demo_keys(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text("[sandbox]\nenabled = true\ndemo_keys = true\n")
+    with pytest.raises(SettingsError, match=r"sandbox\.demo_keys"):
+        load_settings(path, {})
+    with pytest.raises(SettingsError, match=r"sandbox\.demo_keys"):
+        load_settings(None, {"CITIZEN_GRAPH_SANDBOX_DEMO_KEYS": "true"})
+    assert settings_from_environment({}).sandbox.demo_keys  # `serve` alone: the demo

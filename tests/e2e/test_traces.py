@@ -78,7 +78,8 @@ def test_a_request_its_decision_and_its_upstream_calls_are_spans_of_the_callers_
     gateway = start_gateway(tracing={"endpoint": endpoint, "export_delay_s": 0.05})
     variables = {"fiscalNumber": ALICE, "identity": ALICE_IDENTITY}
     gateway.query(ONE_CITIZEN, variables, headers={"traceparent": TRACEPARENT})
-    spans = receiver.wait_for(6)  # request, authorize, admit, 4 upstream calls
+    # request, authorize, admit, 4 upstream calls: the request's ends last
+    spans = receiver.wait_for(7)
     by_name = {span.name: span for span in spans}
     assert {"POST /graphql", "authorize", "admit"} <= set(by_name)
     assert {
@@ -132,7 +133,7 @@ def test_a_callers_tracestate_is_never_exported(
     state = f"vendor={ALICE}"  # free text a caller controls: it could be anything
     headers = {"traceparent": TRACEPARENT, "tracestate": state}
     gateway.query(ONE_CITIZEN, variables, headers=headers)
-    spans = receiver.wait_for(6)
+    spans = receiver.wait_for(7)
     assert [span.trace_state for span in spans] == [""] * len(spans)
     assert {span.trace_id.hex() for span in spans} == {TRACE_ID}  # the parent held
 

@@ -65,7 +65,7 @@ from citizen_graph.settings import (
     environment,
     settings_from_environment,
 )
-from citizen_graph.shared.setup import open_shared, share
+from citizen_graph.shared.setup import check_shared, open_shared, share
 from citizen_graph.tracing import Tracing
 from citizen_graph.views import (
     GraphQLView,
@@ -249,17 +249,33 @@ def _policy(schema: CitizenSchema, settings: Settings) -> Policy:
 
 async def _clients(settings: Settings, policy: Policy) -> list[Client]:
     """Sandbox mode without a config: the demo keys and nothing else; else the clients file."""
-    if settings.sandbox.demo_keys:
-        # Replicas sharing a Redis act as one gateway: the same demo credentials.
-        shared_as = settings.redis.prefix if settings.redis.url else None
-        clients = await _demo_clients(
-            settings.sandbox.url, settings.sandbox.demo_quota, shared_as
-        )
-    elif settings.auth.clients_file:
-        clients = read_clients(Path(settings.auth.clients_file), policy)
-    else:
+    if not settings.sandbox.demo_keys:
+        return _configured_clients(settings, policy)
+    # Replicas sharing a Redis act as one gateway: the same demo credentials.
+    shared_as = settings.redis.prefix if settings.redis.url else None
+    return await _demo_clients(
+        settings.sandbox.url, settings.sandbox.demo_quota, shared_as
+    )
+
+
+def _configured_clients(settings: Settings, policy: Policy) -> list[Client]:
+    if not settings.auth.clients_file:
         raise SettingsError("auth.clients_file is required outside sandbox mode")
-    return clients
+    return read_clients(Path(settings.auth.clients_file), policy)
+
+
+def preflight(settings: Settings) -> None:
+    """What start-up would refuse, checked by `serve` before any server starts: the
+    operator reads one line naming the setting, not a traceback from the lifespan."""
+    if not settings.sandbox.enabled:
+        _check(settings)
+    policy = _policy(build_schema(settings.limits), settings)
+    if not settings.sandbox.demo_keys:
+        _configured_clients(settings, policy)
+    _audit_config(settings)
+    if not settings.sandbox.demo_keys:  # else the sandbox's, known once it runs
+        agent_tokens(settings)
+    check_shared(settings)
 
 
 def read_clients(path: Path, policy: Policy) -> list[Client]:

@@ -117,7 +117,7 @@ class UpstreamCache:
                 fetch = partial(
                     self._through_shared, operation, key, fetch, claims, index
                 )
-            inflight = self._start(operation, key, fetch)
+            inflight = self._start(operation, key, fetch, shared=claims is not None)
         else:
             self._journal_hit(operation, "coalesced")
         result: T = await self._wait(operation, inflight)
@@ -145,11 +145,12 @@ class UpstreamCache:
         for key in waiting:
             results[key] = await self._wait(operation, self._inflight[(operation, key)])
         if misses:
-            if self._shared is not None:
+            shared = self._shared is not None
+            if shared:
                 fetch_many = partial(self._through_shared_many, operation, fetch_many)
             batch = asyncio.ensure_future(fetch_many(misses))
             for index, key in enumerate(misses):
-                self._start(operation, key, _pick(batch, index))
+                self._start(operation, key, _pick(batch, index), shared)
             fetched = await asyncio.shield(batch)
             results.update(zip(misses, fetched, strict=True))
         return [results[key] for key in keys]
@@ -290,11 +291,17 @@ class UpstreamCache:
         )
 
     def _start(
-        self, operation: str, key: Hashable, fetch: Callable[[], Awaitable[Any]]
+        self,
+        operation: str,
+        key: Hashable,
+        fetch: Callable[[], Awaitable[Any]],
+        shared: bool,
     ) -> asyncio.Future[Any]:
+        """`shared`: `fetch` goes through the shared tier, which counts the miss once the
+        call is this process's (another's answer is a shared hit)."""
         # A task of its own: a caller that goes away must not cancel the other waiters.
-        if self._shared is None:
-            self._on_lookup(operation, "miss")  # else counted once the call is ours
+        if not shared:
+            self._on_lookup(operation, "miss")
         future = asyncio.ensure_future(fetch())
         self._inflight[(operation, key)] = future
         future.add_done_callback(lambda done: self._settle(operation, key, done))

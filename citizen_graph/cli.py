@@ -17,6 +17,7 @@ import uvicorn
 
 from citizen_graph.app import (
     demo_habilitation,
+    preflight,
     read_clients,
 )
 from citizen_graph.auth.clients import Client
@@ -148,6 +149,7 @@ def _serve(args: argparse.Namespace) -> None:
     settings = settings_from_environment()
     if settings.sandbox.demo_keys and not args.sandbox:
         _refuse_network_sandbox(settings.server.host)
+    preflight(settings)
     configure_logging()
     if settings.server.workers > 1:
         settings = _prepare_workers(settings)

@@ -398,11 +398,51 @@ def test_the_banner_is_json_log_lines_with_the_graphiql_url_and_each_demo_key(
     assert all(line["logger"] == "citizen_graph.cli" for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("config", "environment", "said"),
+    [
+        ("[server]\nport = 8125\n", {}, "dgfip.base_url is required"),
+        (
+            '[sandbox]\nenabled = true\n[auth]\nclients_file = "none.toml"\n',
+            {},
+            "cannot read clients file",
+        ),
+        (None, {"CITIZEN_GRAPH_REDIS_URL": "redis//:pw@host"}, "redis.url must be"),
+    ],
+)
+def test_a_configuration_error_stops_serve_with_one_line_before_any_server_starts(
+    config: str | None,
+    environment: dict[str, str],
+    said: str,
+    tmp_path: Path,
+    served: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    argv = ["serve"]
+    if config is not None:
+        (tmp_path / "gateway.toml").write_text(config)
+        argv += ["--config", str(tmp_path / "gateway.toml")]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert said in line
+    assert "Traceback" not in line
+    assert ":pw@" not in line
+    assert served == []
+
+
 def test_a_configured_gateway_serves_a_network_host_and_announces_no_demo_key(
     tmp_path: Path,
     served: list[dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("citizen_graph.cli.preflight", lambda settings: None)
     config = tmp_path / "gateway.toml"
     config.write_text("[server]\nport = 8125\n")
     main(["serve", "--config", str(config), "--host", "0.0.0.0"])

@@ -349,6 +349,16 @@ class SlidingWindowLimiter:
         """Honour an upstream's Retry-After: no call at all before it has passed."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
+    def count_start(self) -> None:
+        """A start let through by another window (the shared one), counted here too: this
+        window, falling back for it, does not forget the calls just made."""
+        if self._max_calls is None:
+            return
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - self._span:
+            self._sent.popleft()
+        self._sent.append(now)
+
     async def acquire(self, max_wait_s: float) -> None:
         """A slot within `max_wait_s`, the wait behind the callers queued first
         included, or RateLimitExceeded."""

@@ -1,11 +1,11 @@
-"""The upstream cache's shared tier: sealed answers in Redis, and in-flight claims that let
-one process make an upstream call while the others wait for its answer; a claim is settled
-only by its holder, whose answer is still stored, if none is yet, when it lost the claim.
-"""
+"""The upstream cache's shared tier: sealed answers in Redis, and in-flight claims, short
+leases renewed by their holder while its call runs, that let one process make an upstream
+call while the others wait for its answer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -22,10 +22,13 @@ from citizen_graph.connectors.upstream import Operation
 from citizen_graph.errors import NotFound, UpstreamError, UpstreamUnavailable
 from citizen_graph.settings import CacheSettings
 from citizen_graph.shared import codec
-from citizen_graph.shared.state import SharedState
+from citizen_graph.shared.state import SharedState, SharedUnavailable
 
 RUNNING = b"running:"  # a claim's value: this prefix, then its holder's unique token
 FAILURE_MARK_MS = 2000  # how long waiters can read why the call failed
+# A claim's lease: renewed every third of it while its holder runs, so that a holder that
+# died (or whose event loop stalls) is taken over within it, well inside a request.
+LEASE_S = 2.0
 POLL_FIRST_S, POLL_MAX_S = 0.002, 0.05
 
 # KEYS: per claim, its value's name and its own; ARGV: per claim, its holder's token ('' when
@@ -54,6 +57,14 @@ end
 """
 # What SETTLE does for one claim: (value's name, claim's name, token, kind, payload, life).
 Settling = tuple[str, str, bytes, bytes, bytes, int]
+# KEYS: claims; ARGV: the lease (ms), then each claim's token. Lengthens those still held.
+RENEW = """
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  end
+end
+"""
 
 
 @dataclass(frozen=True)
@@ -77,19 +88,20 @@ class SharedCache:
     (`SharedState.seal`); its TTL is the operation's, absence's the short one.
 
     An upstream request is **claimed** before it is sent (`SET NX` of a token unique to
-    this process and claim, with a bound), so that across processes one makes the call
-    and the others wait for its answer: API Particulier answers 409 to a duplicate in
-    flight. The holder stores the answer and drops the claim, or, when the call failed,
-    replaces it by a short failure mark (sealed, the error's message, which never holds an
-    identifier) that the waiters raise too; both only while the claim still holds its
-    token (`SETTLE`, as redis-py's `Lock` releases). A holder that outlived its claim (a
+    this process and claim, for a lease its holder renews while the call runs), so that
+    across processes one makes the call and the others wait for its answer: API
+    Particulier answers 409 to a duplicate in flight. The holder stores the answer and
+    drops the claim, or, when the call failed, replaces it by a short failure mark
+    (sealed, the error's message, which never holds an identifier) that the waiters raise
+    too; both only while the claim still holds its token (`SETTLE`, as redis-py's `Lock`
+    releases). A holder that outlived its claim (a
     stalled loop) and was taken over leaves the new holder's claim alone: its answer is
     stored only if no value is there yet (a real answer, sealed, that the new holder
     overwrites), its failure not at all (the new holder's waiters wait for that call).
 
     A waiter polls, backing off to 50 ms, within its own deadline; a claim whose holder
-    vanished expires and is taken over, and so is a mark this gateway did not seal or a
-    claim made to last (no TTL).
+    vanished expires within its lease and is taken over, and so is a mark this gateway
+    did not seal, or a claim made to last (no TTL, or longer than a lease).
     """
 
     def __init__(
@@ -97,18 +109,22 @@ class SharedCache:
         state: SharedState,
         operations: Iterable[Operation],
         settings: CacheSettings,
-        hold_s: float,
+        lease_s: float = LEASE_S,
+        renew: bool = True,
     ) -> None:
-        """`operations`: the registered upstreams' (their TTLs and sources); `hold_s`:
-        how long a claim holds at most (longer than any request's deadline)."""
+        """`operations`: the registered upstreams' (their TTLs and sources); `renew`:
+        False only for tests of a stalled holder."""
         self._state = state
         self._operations = {op.name: op for op in operations}
         self._ttls_ms = {
             op.name: int(op.ttl_s(settings) * 1000) for op in self._operations.values()
         }
         self._absent_ms = int(settings.not_found_ttl_s * 1000)
-        self._hold_ms = int(hold_s * 1000)
+        self._hold_ms = int(lease_s * 1000)
+        self._renews = renew
+        self._renewing: asyncio.Task[None] | None = None
         self._settle: AsyncScript = state.redis.register_script(SETTLE)
+        self._renew: AsyncScript = state.redis.register_script(RENEW)
         self._me = os.urandom(6).hex().encode()
         self._claims = count()
         # The claims this process holds: name -> (token, when it expires in Redis).
@@ -228,13 +244,22 @@ class SharedCache:
             if taken:
                 self._hold(claim_name, token)
                 return Claim(None, True)
-            if mark is None or (mark.startswith(RUNNING) and ttl_ms >= 0):
+            running = mark is not None and mark.startswith(RUNNING)
+            if mark is None or (running and 0 <= ttl_ms <= self._hold_ms):
                 continue  # freed meanwhile (taken next time), or still running
+            if running:  # made to last (no TTL, or past any lease): not a holder's
+                await self._release(value_name, claim_name, mark)
+                continue
             failure = self._failed(mark, claim_name)
             if failure is None or ttl_ms < 0:  # not ours, or made to last: taken over
                 await self._release(value_name, claim_name, mark)
                 continue
             raise UpstreamUnavailable(source, failure)
+
+    async def _renew_all(
+        self, keys: list[str], args: list[bytes | int], r: redis.Redis
+    ) -> None:
+        await self._renew(keys=keys, args=args, client=r)
 
     async def _poll(
         self, value_name: str, claim_name: str, token: bytes, r: redis.Redis
@@ -256,7 +281,8 @@ class SharedCache:
         return RUNNING + self._me + b":" + str(next(self._claims)).encode()
 
     def _hold(self, claim_name: str, token: bytes) -> None:
-        """Remember a claim taken, forgetting those expired in Redis (never settled)."""
+        """Remember a claim taken, forgetting those expired in Redis (never settled), and
+        renew its lease until it is settled."""
         now = time.monotonic()
         self._held.pop(claim_name, None)
         self._held[claim_name] = (token, now + self._hold_ms / 1000)
@@ -265,6 +291,23 @@ class SharedCache:
             if until > now:
                 break
             del self._held[oldest]
+        if self._renews and (self._renewing is None or self._renewing.done()):
+            self._renewing = asyncio.ensure_future(self._renew_held())
+
+    async def _renew_held(self) -> None:
+        """Every third of a lease, one round trip renews every claim still held; ends
+        when none is."""
+        while self._held:
+            await asyncio.sleep(self._hold_ms / 3000)
+            held = list(self._held.items())
+            keys = [name for name, _ in held]
+            args: list[bytes | int] = [self._hold_ms, *(t for _, (t, _) in held)]
+            with contextlib.suppress(SharedUnavailable):  # they expire: taken over
+                await self._state.run(partial(self._renew_all, keys, args))
+                until = time.monotonic() + self._hold_ms / 1000
+                for name, (token, _) in held:
+                    if self._held.get(name, (b"",))[0] == token:
+                        self._held[name] = (token, until)
 
     def _failure(self, error: BaseException) -> dict[str, Any]:
         """What waiters raise: the message the caller got, when the error is the

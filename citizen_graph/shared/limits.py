@@ -111,7 +111,7 @@ class SharedWindow:
 
     def capacity(self, within_s: float) -> int | None:
         """As `SlidingWindowLimiter.capacity`, from the shared window's last count."""
-        if not self._state.available:
+        if not self._shared_now():
             return self.fallback.capacity(within_s)
         # Reservations are this process's: admitting against its share of the rate
         # keeps replicas admitted together within the whole (conservative when alone).
@@ -154,6 +154,12 @@ class SharedWindow:
         finally:
             self._waiting -= 1
 
+    def _shared_now(self) -> bool:
+        """Redis counts, unless lost, or back for less than a window: the starts each
+        process let through meanwhile are in no shared window yet."""
+        state = self._state
+        return state.available and time.monotonic() - state.back_at >= self._span_s
+
     async def _count(self, r: redis.Redis, args: list[Any]) -> list[int]:
         replies: list[int] = await self._window(keys=self._keys, args=args, client=r)
         return replies
@@ -163,19 +169,25 @@ class SharedWindow:
         burst = self._burst or 0
         share_us = span_us * burst // self._max_calls if burst else 0
         while True:
-            if not self._state.available:
+            wait_us, calls = (
+                -1,
+                -1,
+            )  # -1: the per-process window, at this process's share
+            if self._shared_now():
+                member = f"{self._me}:{next(self._members)}"
+                args = [self._max_calls, span_us, burst, share_us, member]
+                with contextlib.suppress(SharedUnavailable):
+                    wait_us, calls = await self._state.run(
+                        partial(self._count, args=args)
+                    )
+            if wait_us < 0:
                 await self.fallback.acquire(max(0.0, deadline - time.monotonic()))
                 return
-            member = f"{self._me}:{next(self._members)}"
-            args = [self._max_calls, span_us, burst, share_us, member]
-            try:
-                wait_us, calls = await self._state.run(partial(self._count, args=args))
-            except SharedUnavailable:
-                continue  # to the per-process window, at this process's share
             now = time.monotonic()
             if calls >= 0:
                 self._recent = (now, int(calls))
             if not wait_us:
+                self.fallback.count_start()  # remembered, should Redis be lost
                 return
             wait = int(wait_us) / 1_000_000
             if now + wait > deadline:

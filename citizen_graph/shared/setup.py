@@ -6,6 +6,8 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
 
+from redis.connection import parse_url
+
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import Connectors, Limiter, operations
 from citizen_graph.settings import Settings, SettingsError
@@ -24,26 +26,35 @@ async def open_shared(
     config = settings.redis
     if not config.url:
         return None
-    secret = str(config.key)
-    if not settings.sandbox.enabled and len(secret) < MIN_KEY_CHARS:
+    check_shared(settings)
+    state = SharedState(
+        config,
+        str(config.key) or sandbox_key,
+        config.replicas * settings.server.workers,
+        queue_s=settings.server.request_deadline_s,
+    )
+    await state.start()
+    stack.push_async_callback(state.aclose)
+    return state
+
+
+def check_shared(settings: Settings) -> None:
+    """What start-up refuses of `[redis]`: a short key outside sandbox mode, a URL
+    redis-py cannot use (never echoed: it may carry a password)."""
+    config = settings.redis
+    if not config.url:
+        return
+    if not settings.sandbox.enabled and len(str(config.key)) < MIN_KEY_CHARS:
         raise SettingsError(
             f"redis.key is required with redis.url outside sandbox mode, "
             f"{MIN_KEY_CHARS} characters at least (32 random bytes, base64)"
         )
     try:
-        state = SharedState(
-            config,
-            secret or sandbox_key,
-            config.replicas * settings.server.workers,
-            queue_s=settings.server.request_deadline_s,
-        )
-    except ValueError:  # redis-py's word on a URL it cannot use (never echoed: secrets)
+        parse_url(config.url)  # type: ignore[no-untyped-call]  # as redis-py reads it
+    except ValueError:
         raise SettingsError(
             "redis.url must be redis://, rediss:// or unix:// with a host"
         ) from None
-    await state.start()
-    stack.push_async_callback(state.aclose)
-    return state
 
 
 def share(
@@ -53,8 +64,7 @@ def share(
     on_lookup: Callable[[str, str], None],
 ) -> tuple[UpstreamCache, SharedQuotas]:
     """The cache, the rate limits and the quotas, shared through Redis."""
-    hold_s = settings.server.request_deadline_s + 1.0  # a claim outlives its request
-    tier = SharedCache(state, operations(), settings.cache, hold_s)
+    tier = SharedCache(state, operations(), settings.cache)
     for client in connectors.clients:
         client.share_limits(partial(_shared_limiter, state, client.source))
     cache = UpstreamCache(settings.cache, shared=tier, on_lookup=on_lookup)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from citizen_graph.settings import RedisSettings
 
@@ -79,6 +80,9 @@ class SharedState:
         self._names = _derive(secret, b"citizen-graph redis names")
         self._seal = AESGCM(_derive(secret, b"citizen-graph redis values"))
         self._available = False
+        # When Redis was last back after a loss (monotonic): windows counted meanwhile
+        # per process are not in Redis yet (`shared.limits`).
+        self.back_at = 0.0
         self._watcher: asyncio.Task[None] | None = None
 
     @property
@@ -100,8 +104,11 @@ class SharedState:
         try:
             await self.redis.ping()
             self._available = True
-        except (RedisError, OSError):
-            logger.warning("redis unreachable at start-up: per-process limits")
+        except (RedisError, OSError) as error:
+            logger.warning(
+                "redis unreachable at start-up: per-process limits",
+                extra={"error": type(error).__name__},
+            )
         self._watcher = asyncio.create_task(self._watch(), name="redis-watcher")
 
     async def aclose(self) -> None:
@@ -118,6 +125,12 @@ class SharedState:
             raise SharedUnavailable
         try:
             return await command(self.redis)
+        except ResponseError as error:
+            # A key of another type at one of our names (written by someone else): a miss
+            # for this command, not a lost Redis.
+            if "WRONGTYPE" not in str(error):
+                self._lost(type(error).__name__)
+            raise SharedUnavailable from None
         except (RedisError, OSError) as error:
             self._lost(type(error).__name__)
             raise SharedUnavailable from None
@@ -165,5 +178,6 @@ class SharedState:
                 continue
             if not self._available:
                 await self.redis.connection_pool.disconnect()
+                self.back_at = time.monotonic()
                 self._available = True
                 logger.info("redis back: shared cache, limits and quotas")

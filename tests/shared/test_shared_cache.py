@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Awaitable, Callable
 
 import pytest
 import redis
 
+from citizen_graph import request_scope
 from citizen_graph.cache import UpstreamCache
 from citizen_graph.connectors import operations
 from citizen_graph.errors import NotFound, UpstreamUnavailable
@@ -74,9 +76,7 @@ QUOTIENT = FamilyQuotient(
 
 def tier(state: SharedState) -> UpstreamCache:
     settings = CacheSettings()
-    return UpstreamCache(
-        settings, shared=SharedCache(state, operations(), settings, hold_s=5.0)
-    )
+    return UpstreamCache(settings, shared=SharedCache(state, operations(), settings))
 
 
 class Upstream:
@@ -217,14 +217,30 @@ async def test_stored_names_and_values_show_nothing_of_the_citizen(
     assert all(0 < ttl <= 3_600_000 for ttl in ttls)  # the tax TTL bounds everything
 
 
-async def test_a_lost_redis_falls_back_to_this_process_alone(
+async def test_a_lost_redis_falls_back_to_this_process_alone_and_counts_its_misses(
     open_state: StateFactory,
 ) -> None:
-    cache = tier(await open_state(url="redis://127.0.0.1:9/0", timeout_s=0.2))
+    settings, lookups = CacheSettings(), list[str]()
+    state = await open_state(url="redis://127.0.0.1:9/0", timeout_s=0.2)
+    cache = UpstreamCache(
+        settings,
+        shared=SharedCache(state, operations(), settings),
+        on_lookup=lambda operation, result: lookups.append(result),
+    )
     upstream = Upstream(HISTORY)
     assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
     assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
-    assert upstream.calls == 1
+    many = await cache.get_many("tax_history", ["a", "b"], _both(upstream))
+    assert many == [HISTORY, HISTORY]
+    assert upstream.calls == 2
+    assert lookups == ["miss", "hit", "miss", "miss"]  # every call is a miss counted
+
+
+def _both(upstream: Upstream) -> Callable[[list[str]], Awaitable[list[object]]]:
+    async def fetch_many(keys: list[str]) -> list[object]:
+        return [await upstream.fetch()] * len(keys) if keys else []
+
+    return fetch_many
 
 
 @pytest.mark.parametrize(
@@ -250,9 +266,7 @@ async def test_a_cached_answer_ends_at_its_sealed_expiry_whatever_redis_keeps(
     settings = CacheSettings(not_found_ttl_s=0.05)
     state, other = await open_state(), await open_state()
     caches = [
-        UpstreamCache(
-            settings, shared=SharedCache(s, operations(), settings, hold_s=5.0)
-        )
+        UpstreamCache(settings, shared=SharedCache(s, operations(), settings))
         for s in (state, other)
     ]
     upstream = Upstream(NotFound("dgfip"), 0.0)
@@ -275,7 +289,7 @@ async def test_a_redis_hit_is_counted_once_as_shared_and_writes_nothing(
     one = tier(await open_state())
     other = UpstreamCache(
         settings,
-        shared=SharedCache(await open_state(), operations(), settings, hold_s=5.0),
+        shared=SharedCache(await open_state(), operations(), settings),
         on_lookup=lambda operation, result: lookups.append(result),
     )
     await one.get("tax_history", "k", Upstream(HISTORY).fetch)
@@ -288,11 +302,58 @@ async def test_a_redis_hit_is_counted_once_as_shared_and_writes_nothing(
 
 
 def stalling(state: SharedState, hold_s: float) -> UpstreamCache:
-    """A process whose claims expire after `hold_s`, before its calls end."""
+    """A process whose claims expire after `hold_s`, before its calls end: its event
+    loop stalls, so it never renews them."""
     settings = CacheSettings()
-    return UpstreamCache(
-        settings, shared=SharedCache(state, operations(), settings, hold_s=hold_s)
-    )
+    shared = SharedCache(state, operations(), settings, lease_s=hold_s, renew=False)
+    return UpstreamCache(settings, shared=shared)
+
+
+def leasing(state: SharedState, lease_s: float) -> UpstreamCache:
+    settings = CacheSettings()
+    shared = SharedCache(state, operations(), settings, lease_s=lease_s)
+    return UpstreamCache(settings, shared=shared)
+
+
+async def test_a_holder_whose_call_outlasts_its_lease_keeps_its_claim_by_renewing_it(
+    open_state: StateFactory,
+) -> None:
+    holder = leasing(await open_state(), lease_s=0.3)
+    waiter = leasing(await open_state(), lease_s=0.3)
+    slow, never = Upstream(HISTORY, 1.0), Upstream(HISTORY)
+    first = asyncio.ensure_future(holder.get("tax_history", "k", slow.fetch))
+    await asyncio.sleep(0.05)  # its claim is taken
+    assert await waiter.get("tax_history", "k", never.fetch) == HISTORY
+    assert await first == HISTORY
+    assert (slow.calls, never.calls) == (1, 0)  # three leases long, one call
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_within_a_waiters_deadline(
+    open_state: StateFactory,
+) -> None:
+    settings = CacheSettings()
+    dead = SharedCache(await open_state(), operations(), settings, lease_s=0.3)
+    [claim] = await dead.claim("tax_history", ["k"])
+    assert claim.mine
+    dead._renews = False  # the process is gone: nothing renews, nothing settles
+    dead._held.clear()
+    waiter, upstream = tier(await open_state()), Upstream(HISTORY)
+    with request_scope.open_scope(1.5):  # 5 leases: past it, UpstreamUnavailable
+        assert await waiter.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1
+
+
+async def test_a_claim_made_to_outlast_any_lease_is_taken_over(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    state = await open_state()
+    claim = state.name("cache", "tax_history", repr("k")) + ":claim"
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(claim, b"running:deadbeef:2", px=3_600_000)  # an hour
+    cache, upstream = tier(state), Upstream(HISTORY)
+    with request_scope.open_scope(1.0):
+        assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1
 
 
 async def test_a_holder_that_lost_its_claim_leaves_the_new_holders_claim_alone(
@@ -341,3 +402,16 @@ async def test_a_holder_that_lost_its_claim_still_stores_its_answer_when_none_is
     assert (upstream.calls, slower.calls, never.calls) == (1, 1, 0)
     with redis.Redis.from_url(redis_url) as client:
         assert not client.exists(claim)  # settled by its holder
+
+
+async def test_a_key_of_another_type_at_an_entrys_name_is_a_miss_not_a_lost_redis(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    state = await open_state()
+    name = state.name("cache", "tax_history", repr("k"))
+    with redis.Redis.from_url(redis_url) as client:
+        client.hset(name, "a", "b")  # a hash where a sealed string belongs
+    cache, upstream = tier(state), Upstream(HISTORY)
+    assert await cache.get("tax_history", "k", upstream.fetch) == HISTORY
+    assert upstream.calls == 1
+    assert state.available

@@ -4,7 +4,10 @@ window and counts the starts let through without waiting."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import redis
 
 from citizen_graph.connectors import RateLimitExceeded
 from citizen_graph.shared.limits import SharedWindow
@@ -68,3 +71,38 @@ async def test_a_lost_redis_leaves_each_process_its_share_of_the_rate(
     assert window.fallback.capacity(1.0) is not None
     assert await starts_without_waiting(window, 10) == 1
     assert window.capacity(0.0) == 0
+
+
+async def test_a_process_back_on_redis_keeps_to_its_share_for_one_window(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    state = await open_state(processes=2)
+    name = state.name("rate", "api_particulier", "t")
+    window = SharedWindow(state, name, 20, 10)
+    state.back_at = time.monotonic()  # just back: others' lost-time starts are nowhere
+    assert await starts_without_waiting(window, 20) == 5  # its share of the burst
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.zcard(name) == 0  # counted in this process alone
+
+
+async def test_starts_counted_in_redis_are_remembered_when_it_is_lost(
+    open_state: StateFactory,
+) -> None:
+    state = await open_state(processes=2)
+    window = SharedWindow(state, state.name("rate", "api_particulier", "t"), 20, 10)
+    assert await starts_without_waiting(window, 10) == 10  # through Redis
+    state._lost("ConnectionError")
+    # Its share is 10 calls per window, 5 at once: the 10 just made already spend it.
+    assert await starts_without_waiting(window, 10) == 0
+
+
+async def test_a_key_of_another_type_at_the_windows_name_is_no_lost_redis(
+    open_state: StateFactory, redis_url: str
+) -> None:
+    state = await open_state(processes=2)
+    name = state.name("rate", "api_particulier", "t")
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(name, b"not a sorted set")
+    window = SharedWindow(state, name, 20, 10)
+    assert await starts_without_waiting(window, 10) == 5  # this process's share
+    assert state.available

@@ -1,5 +1,5 @@
 """`citizen-graph audit verify` and `audit find`: every file of a deployment at once (files,
-folders, globs), one hash chain per process, records merged in time order."""
+folders, globs), one hash chain per process, its unclean stops named, records in time order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 from citizen_graph.app import SANDBOX_AUDIT_SECRET, SANDBOX_CHAIN_SECRET
 from citizen_graph.auth.audit import (
+    ChainReport,
     SubjectHasher,
+    chain_lines,
     chains,
     find,
     is_moved_aside,
@@ -34,28 +36,39 @@ AUDIT_PATHS = (
 def audit_verify(args: argparse.Namespace) -> None:
     key = _chain_secret(_settings(args.config))
     found = _audit_chains(args.files)
-    broken = sum(not _verify_chain(chain, key, args.partial) for chain in found)
+    reports = [_verify_chain(chain, key, args.partial) for chain in found]
+    broken = sum(bool(report.breaks) for report in reports)
+    stops = _unclean_stops(sum(len(report.recoveries) for report in reports))
     if broken:
-        _fail(f"{broken} of {len(found)} chain(s) broken")
-    print(f"citizen-graph: {len(found)} chain(s) intact")
+        _fail(f"{broken} of {len(found)} chain(s) broken{stops}")
+    # A crash is no tampering, but "intact" alone would hide that records may be lost.
+    print(f"citizen-graph: {len(found)} chain(s) intact{stops}")
 
 
-def _verify_chain(chain: list[Path], key: str, partial: bool) -> bool:
-    """One chain's verdict line and its problems; True when it is intact."""
+def _verify_chain(chain: list[Path], key: str, partial: bool) -> ChainReport:
+    """One chain's verdict line, its problems and its unclean stops."""
     try:
         report = verify_files(chain, key, partial=partial)
     except (OSError, UnicodeDecodeError) as error:
         _fail(_unreadable(error, chain))
     name = str(chain[-1]) + (f" (+{len(chain) - 1} rotated)" if len(chain) > 1 else "")
     verdict = f"broken, {len(report.breaks)} problem(s)" if report.breaks else "intact"
-    print(f"citizen-graph: {name}: chain {verdict}")
+    print(
+        f"citizen-graph: {name}: chain {verdict}{_unclean_stops(len(report.recoveries))}"
+    )
     for problem in report.breaks[:MAX_BREAKS_SHOWN]:
         print(f"  {problem}")
     if len(report.breaks) > MAX_BREAKS_SHOWN:
         print(f"  ... and {len(report.breaks) - MAX_BREAKS_SHOWN} more")
+    for recovery in report.recoveries:
+        print(f"  {recovery}")
     if report.note:
         print(f"citizen-graph: note: {name}: {report.note}")
-    return not report.breaks
+    return report
+
+
+def _unclean_stops(count: int) -> str:
+    return f", {count} unclean stop{'s' if count > 1 else ''}" if count else ""
 
 
 def audit_find(args: argparse.Namespace) -> None:
@@ -96,8 +109,9 @@ def _records_about(
     path: Path, subject: str | None, agent: str | None
 ) -> list[dict[str, Any]]:
     try:
-        with path.open(encoding="utf-8") as file:
-            return list(find((line for line in file if line.strip()), subject, agent))
+        with path.open("rb") as file:  # lines a crash cut short hold no record
+            lines = [line.text for line in chain_lines(file) if not line.cut]
+        return list(find(lines, subject, agent))
     except (OSError, UnicodeDecodeError) as error:
         _fail(_unreadable(error, [path]))
     except (ValueError, AttributeError):  # not JSON, or not a record's shape

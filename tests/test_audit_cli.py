@@ -1,8 +1,12 @@
 """`audit verify` and `audit find` over a whole deployment: every worker's and replica's chain,
-each with its rotated files, named by files, folders or glob patterns."""
+each with its rotated files, named by files, folders or glob patterns; unclean stops named."""
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -287,3 +291,89 @@ def test_find_names_a_line_that_is_not_a_record_without_a_traceback(
     assert err.startswith(
         f"citizen-graph: {path} holds a line that is not an audit record"
     )
+
+
+KILLED_RUN = """
+import os, signal, sys
+from pathlib import Path
+from citizen_graph.auth.audit import AuditConfig, AuditLog
+log = AuditLog(AuditConfig(Path(sys.argv[1]), "subjects", "the-chain"))
+for n in range(int(sys.argv[2])):
+    log.write({"time": f"2026-12-01T11:{n // 60:02d}:{n % 60:02d}.000+00:00"})
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def killed_run(path: Path, records: int) -> None:
+    """A gateway process SIGKILLed after writing `records` records: it never seals them."""
+    argv = [sys.executable, "-c", KILLED_RUN, str(path), str(records)]
+    assert subprocess.run(argv, check=False).returncode == -signal.SIGKILL
+
+
+def test_a_replica_killed_then_stopped_cleanly_keeps_its_unclean_stop_visible(
+    tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_chain(
+        tmp_path / "audit" / "audit.jsonl",
+        [record(f"2026-12-01T10:00:0{n}.000+00:00", "portal") for n in (1, 2)],
+    )
+    killed_run(path, 373)
+    verify = ("audit", "verify", str(path.parent), "--config", config)
+    code, out, _ = run(capsys, *verify)
+    assert code == 0
+    assert f"note: {path}: 373 records after the last seal (not sealed: " in out
+    write_chain(path, [])  # started again on the same file, then SIGTERM
+    code, out, _ = run(capsys, *verify)
+    assert code == 0  # a crash is no tampering
+    recovered = json.loads(path.read_text().splitlines()[376])["time"]
+    assert out.splitlines() == [
+        f"citizen-graph: {path}: chain intact, 1 unclean stop",
+        f"  {path}: record 377: unclean stop: at {recovered} the gateway found that the "
+        "run before ended without its shutdown seal (its last whole line at "
+        "2026-12-01T11:06:12.000+00:00): 373 record(s) after the last seal were left "
+        "unsealed",
+        "citizen-graph: 1 chain(s) intact, 1 unclean stop",
+    ]
+
+
+def test_a_broken_chain_names_its_unclean_stops_too(
+    tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_chain(
+        tmp_path / "audit.jsonl", [record("2026-12-01T10:00:01.000+00:00", "a")]
+    )
+    killed_run(path, 2)
+    write_chain(path, [])
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace('"a"', '"b"')
+    path.write_text("".join(line + "\n" for line in lines))
+    code, out, err = run(capsys, "audit", "verify", str(path), "--config", config)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"citizen-graph: {path}: chain broken, 2 problem(s), 1 unclean stop"
+    )
+    assert f"  {path}: record 5: unclean stop: at " in out
+    assert err == "citizen-graph: 1 of 1 chain(s) broken, 1 unclean stop\n"
+
+
+def test_find_reads_past_a_line_cut_short_by_a_crash(
+    tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_chain(
+        tmp_path / "audit.jsonl", [record("2026-12-01T10:00:01.000+00:00", "a")]
+    )
+    with path.open("ab") as file:  # killed in the middle of a write
+        file.write(b'{"time":"2026-12-01T10:00:02.000+00:00","request_id":"req-0')
+    find = ("audit", "find", str(path), "--fiscal-number", ALICE, "--config", config)
+    code, out, _ = run(capsys, *find)
+    assert (code, len(out.splitlines())) == (0, 1)
+    write_chain(path, [record("2026-12-01T10:00:03.000+00:00", "b")])
+    code, out, _ = run(capsys, *find)
+    assert code == 0
+    assert [line.split(" ")[1] for line in out.splitlines()] == [
+        "2026-12-01T10:00:01.000+00:00",
+        "2026-12-01T10:00:03.000+00:00",
+    ]
+    code, out, _ = run(capsys, "audit", "verify", str(path), "--config", config)
+    assert code == 0
+    assert "the line before was cut short by the crash (59 bytes)" in out

@@ -5,8 +5,10 @@ coordinates permitted and denied) about whom (keyed hashes of the citizen's keys
 and through which upstream calls; a refused request gets a record too (who, what code, never the
 query). Each line carries the HMAC of the previous line under the chain secret, and seals (a
 line, plus the `<file>.seal` side file) close the file at rotation and shutdown, so an altered,
-removed, truncated or re-hashed chain is seen by `citizen-graph audit verify`. Rotated files older
-than the retention period are deleted (API Particulier: 36 months for agents' access traces).
+removed, truncated or re-hashed chain is seen by `citizen-graph audit verify`; a writer that
+finds its chain ending without a seal (the run before was killed) says so in a chained recovery
+record first. Rotated files older than the retention period are deleted (API Particulier: 36
+months for agents' access traces).
 
 This module is the writer; the records are built in `audit_records.py`, and the chain, its
 seals and their verification live in `audit_chain.py`.
@@ -29,15 +31,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from citizen_graph.auth.audit_chain import (
+    CUT_NOTE,
     GENESIS,
     MOVED_ASIDE,
-    RESTART_EVENT,
+    RECOVERY_MARK,
     SEAL_FILE_MISSING,
     ChainBreak,
     ChainKey,
     ChainReport,
+    Recovery,
     SealFile,
     Tail,
+    chain_lines,
     chains,
     is_moved_aside,
     is_side_file,
@@ -53,11 +58,15 @@ from citizen_graph.auth.audit_records import (
     audit_record,
     find,
     now_iso,
+    recovery_record,
     refusal_record,
+    restart_record,
 )
 
 __all__ = [
+    "CUT_NOTE",
     "GENESIS",
+    "RECOVERY_MARK",
     "SEAL_FILE_MISSING",
     "AuditConfig",
     "AuditInUse",
@@ -66,8 +75,10 @@ __all__ = [
     "ChainBreak",
     "ChainKey",
     "ChainReport",
+    "Recovery",
     "SubjectHasher",
     "audit_record",
+    "chain_lines",
     "chains",
     "find",
     "is_moved_aside",
@@ -216,13 +227,7 @@ class AuditLog:
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        fd = os.open(self.config.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, (line + "\n").encode())
-            if self.config.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._write_bytes((line + "\n").encode())
         tail = self._tail
         tail.previous = self._chain.line(line)
         tail.lines += 1
@@ -232,6 +237,15 @@ class AuditLog:
             tail.unsealed += 1
         else:
             tail.unsealed = 0
+
+    def _write_bytes(self, data: bytes) -> None:
+        fd = os.open(self.config.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, data)
+            if self.config.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _seal(self, reason: str) -> None:
         tail = self._tail
@@ -293,10 +307,11 @@ class AuditLog:
                 old.unlink()
 
     def _resume(self) -> Tail:
-        """Continue the chain after a restart, refusing a file that no longer fits its seal."""
+        """Continue the chain after a restart, refusing a file that no longer fits its seal,
+        after a recovery record if the run before stopped without sealing its records."""
         path = self.config.path
         sealed = read_seal_file(seal_path(path))
-        tail, mark = _scan(path, self._chain, sealed.lines if sealed else 0)
+        tail, mark, end = _scan(path, self._chain, sealed.lines if sealed else 0)
         if sealed is not None and not _fits(tail, mark, sealed, self._chain):
             raise AuditTampered(
                 f"{path} does not match {seal_path(path).name}: run "
@@ -304,33 +319,68 @@ class AuditLog:
             )
         # Every file gets its seal file when it is opened: without one, a file was tampered
         # with (or written by an older version), or an active file was removed with it.
-        lost = sealed is None and (tail.lines > 0 or bool(rotated_files(path)))
-        aside = self._quarantine(path) if sealed is None and tail.lines else None
-        if aside is not None:
-            tail = Tail()
-        if tail.lines == 0:
-            start = sealed.last if sealed else _rotated_end(path, self._chain)
-            self._tail = Tail(previous=start, start=start, last_record=start)
-            if sealed is None:
-                self._write_seal_file(0, start)
-            if lost:  # said in the chain itself, where no one can remove it unseen
-                self._append(_restart_record(aside), is_record=True)
-            return self._tail
-        if tail.rotation_sealed:  # stopped between the rotation seal and the rename
-            self._tail = tail
+        if sealed is None:
+            return self._restart(found=tail.lines > 0 or end.cut is not None)
+        if tail.lines == 0:  # empty, or one line cut short: it starts where sealed
+            tail = Tail(
+                previous=sealed.last, start=sealed.last, last_record=sealed.last
+            )
+        self._tail = tail
+        if end.open:
+            self._end_line(end)
+        if tail.unsealed or end.cut is not None:
+            self._recover(end)
+        elif tail.rotation_sealed:  # stopped between the rotation seal and the rename
             self._finish_rotation()
-            return self._tail
-        return tail
+        return self._tail
+
+    def _restart(self, *, found: bool) -> Tail:
+        """No seal file: a file found is moved aside, never extended, and when anything was
+        lost, the new file says so in the chain itself, where no one can remove it unseen."""
+        path = self.config.path
+        lost = found or bool(rotated_files(path))
+        aside = self._quarantine(path) if found else None
+        start = _rotated_end(path, self._chain)
+        self._tail = Tail(previous=start, start=start, last_record=start)
+        self._write_seal_file(0, start)
+        if lost:
+            self._append(restart_record(aside), is_record=True)
+        return self._tail
+
+    def _end_line(self, end: _End) -> None:
+        """End the last line, which a crash left without its newline, so that the next one
+        starts a line of its own."""
+        self._write_bytes(b"\n")
+        if end.cut is not None:
+            self._tail.lines += 1  # a line of the file, though no link of the chain
+
+    def _recover(self, end: _End) -> None:
+        """The chain's last line is no seal: the run before was killed (or its host lost)."""
+        since = end.since
+        if since == "start" and self._tail.start != GENESIS:
+            since = "seal"  # the file starts after the rotation seal of the one before
+        cut = None
+        if end.cut is not None:
+            size = len(end.cut.encode("utf-8", "surrogateescape"))
+            cut = {"bytes": size, "mac": self._chain.line(end.cut)}
+        entry = recovery_record(end.records, since=since, last_line=end.last, cut=cut)
+        self._append(entry, is_record=True)
+        logger.warning(
+            "the audit chain's last run stopped without its shutdown seal: recovery "
+            "record written; run `citizen-graph audit verify`",
+            extra={"file": self.config.path.name, "unsealed_records": end.records},
+        )
 
 
-def _restart_record(aside: Path | None) -> dict[str, Any]:
-    """The first line of a chain that could not continue its file: `verify` reports it."""
-    return {
-        "time": now_iso(),
-        "event": RESTART_EVENT,
-        "reason": "the active file's seal file was missing at start-up",
-        "moved_aside": aside.name if aside else None,
-    }
+@dataclass
+class _End:
+    """How an existing file ends, for the recovery record of a run that did not stop cleanly."""
+
+    records: int = 0  # records after the last seal or recovery record
+    since: str = "start"  # what they follow: a "seal", a "recovery", the file's "start"
+    last: str | None = None  # the last whole line
+    cut: str | None = None  # the last line, cut short by a crash mid-write
+    open: bool = False  # the file does not end with a newline
 
 
 def _quarantine_name(path: Path) -> Path:
@@ -346,32 +396,43 @@ def _fits(tail: Tail, mark: str | None, sealed: SealFile, key: ChainKey) -> bool
     return tail.lines == 0 or tail.start == sealed.last
 
 
-def _scan(path: Path, key: ChainKey, mark: int) -> tuple[Tail, str | None]:
-    """The tail of an existing file, and the MAC of its line number `mark`."""
-    tail, marked = Tail(), None
+def _scan(path: Path, key: ChainKey, mark: int) -> tuple[Tail, str | None, _End]:
+    """The tail of an existing file, the MAC of its line number `mark`, and how it ends."""
+    tail, marked, end = Tail(), None, _End()
     if not path.exists():
-        return tail, None
-    with path.open(encoding="utf-8") as file:
-        for raw in file:
-            text = raw.rstrip("\n")
-            if not text.strip():
-                continue
-            mac = key.line(text)
-            if tail.lines == 0:
-                tail.start = tail.last_record = _prev_of(text)
+        return tail, None, end
+    with path.open("rb") as file:
+        for line in chain_lines(file, key):
+            end.open = line.open
+            if line.cut and line.open:
+                end.cut = line.text  # counted once its newline is written
+                break
             tail.lines += 1
-            tail.previous = mac
-            is_seal = text.startswith('{"seal":')  # how `_seal` writes them
-            tail.rotation_sealed = is_seal and '"reason":"rotation"' in text
-            if is_seal:
-                tail.unsealed = 0
-            else:
-                tail.records += 1
-                tail.unsealed += 1
-                tail.last_record = mac
+            mac = key.line(line.text)
+            if not line.cut:  # a cut line declared by a recovery record: no link
+                _count(tail, end, line.text, mac)
             if tail.lines == mark:
                 marked = mac
-    return tail, marked
+    return tail, marked, end
+
+
+def _count(tail: Tail, end: _End, text: str, mac: str) -> None:
+    """One whole line of an existing file, into its tail and how it ends."""
+    if end.last is None:
+        tail.start = tail.last_record = _prev_of(text)
+    end.last, tail.previous = text, mac
+    is_seal = text.startswith('{"seal":')  # how `_seal` writes them
+    tail.rotation_sealed = is_seal and '"reason":"rotation"' in text
+    if is_seal:
+        tail.unsealed, end.records, end.since = 0, 0, "seal"
+        return
+    tail.records += 1
+    tail.unsealed += 1
+    tail.last_record = mac
+    if RECOVERY_MARK in text:
+        end.records, end.since = 0, "recovery"
+    else:
+        end.records += 1
 
 
 def _prev_of(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The audit trail's records: who read what about whom (hashed), and who was refused.
+"""The audit trail's records: who read what about whom (hashed), who was refused, and the
+writer's own records of a chain restarted or recovered after an unclean stop.
 
 "Who" is the client, its SIRET and role and, for an agent's token, the agent (its `sub`).
 
@@ -15,8 +16,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+from citizen_graph.auth.audit_chain import RECOVERY_EVENT, RESTART_EVENT, json_object
 from citizen_graph.auth.clients import Caller
 from citizen_graph.identifiers import carries_identifier
 from citizen_graph.records import CitizenKey
@@ -136,6 +139,46 @@ def refusal_record(
         "refusal": {"code": code, "status": http_status},
         "duration_ms": duration_ms,
     }
+
+
+def restart_record(aside: Path | None) -> dict[str, Any]:
+    """The first line of a chain that could not continue its file: `verify` reports it."""
+    return {
+        "time": now_iso(),
+        "event": RESTART_EVENT,
+        "reason": "the active file's seal file was missing at start-up",
+        "moved_aside": aside.name if aside else None,
+    }
+
+
+def recovery_record(
+    records: int, *, since: str, last_line: str | None, cut: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The line a writer adds first to a chain whose last line is no seal: the run before
+    stopped uncleanly, leaving `records` records unsealed (counted `since` the last "seal",
+    the last "recovery" or the chain's "start"), and maybe a last line `cut` short. Counts,
+    times and MACs only: no citizen, no secret, no path."""
+    return {
+        "time": now_iso(),
+        "event": RECOVERY_EVENT,
+        "reason": "the previous run ended without its shutdown seal",
+        "records": records,
+        "since": since,
+        "last_time": _time_of(last_line),
+        "cut": cut,
+    }
+
+
+def _time_of(line: str | None) -> str | None:
+    """When a line was written (a record's time, or its seal's), if it says a time."""
+    entry = (json_object(line) if line else None) or {}
+    seal = entry.get("seal")
+    when = seal.get("time") if isinstance(seal, dict) else entry.get("time")
+    try:
+        datetime.datetime.fromisoformat(str(when))
+    except ValueError:
+        return None
+    return str(when)
 
 
 def _operation(name: str | None) -> str | None:

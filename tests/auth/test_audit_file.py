@@ -1,5 +1,5 @@
-"""The audit file itself: a keyed chain across restarts and rotations, seals, retention, and
-`verify` against each way of tampering with it; refusal records."""
+"""The audit file itself: a keyed chain across restarts, rotations and unclean stops, seals,
+retention, and `verify` against each way of tampering with it; refusal records."""
 
 import asyncio
 import datetime
@@ -8,13 +8,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from citizen_graph.auth.audit import (
+    CUT_NOTE,
     GENESIS,
+    RECOVERY_MARK,
     SEAL_FILE_MISSING,
     AuditConfig,
     AuditLog,
@@ -32,7 +35,7 @@ from citizen_graph.records import CitizenKey, PivotIdentity
 CHAIN = "chain-secret"
 
 
-def config(path: Path, **values: int) -> AuditConfig:
+def config(path: Path, **values: Any) -> AuditConfig:
     return AuditConfig(path, "subject-secret", CHAIN, **values)
 
 
@@ -52,6 +55,35 @@ def sealed_log(tmp_path: Path, records: int = 4) -> Path:
         log.write({"request_id": str(n)})
     log.close()
     return path
+
+
+def stamped(n: int) -> dict[str, object]:
+    return {"time": f"2026-12-01T10:00:{n:02d}.000+00:00", "request_id": str(n)}
+
+
+def crashed(path: Path, records: Iterable[int]) -> None:
+    """A run killed before its shutdown seal: its records written, the log never closed
+    (dropping it lets go of its lock, as a killed process does)."""
+    log = AuditLog(config(path))
+    for n in records:
+        log.write(stamped(n))
+
+
+def reopened(path: Path, *records: int) -> None:
+    """A run that writes `records` and stops cleanly."""
+    log = AuditLog(config(path))
+    for n in records:
+        log.write(stamped(n))
+    log.close()
+
+
+def recoveries_in(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines_of(path) if RECOVERY_MARK in line]
+
+
+# What a crash in the middle of a write leaves: a line without its newline, here cut
+# inside its last character.
+CUT = '{"time":"2026-12-01T10:00:09.000+00:00","purpose":"Cantine été"'.encode()[:-1]
 
 
 def relinked(lines: list[str], start: int, mac: Callable[[str], str]) -> list[str]:
@@ -472,3 +504,208 @@ def test_a_failed_write_fails_the_append_that_asked_for_it(tmp_path: Path) -> No
     log = Full(config(tmp_path / "audit.jsonl"))
     with pytest.raises(OSError, match="No space"):
         asyncio.run(log.append({"request_id": "lost"}))
+
+
+def test_a_chain_reopened_after_an_unclean_stop_says_so_in_a_recovery_record_first(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path, records=2)
+    crashed(path, range(3))
+    reopened(path, 50)
+    lines = lines_of(path)
+    recovery = json.loads(lines[6])  # after 2 records, their seal, 3 unsealed records
+    assert recovery == {
+        "time": recovery["time"],
+        "event": "recovery",
+        "reason": "the previous run ended without its shutdown seal",
+        "records": 3,
+        "since": "seal",
+        "last_time": "2026-12-01T10:00:02.000+00:00",
+        "cut": None,
+        "prev": ChainKey(CHAIN).line(lines[5]),
+    }  # counts and times only: no citizen, no secret, no path
+    assert json.loads(lines[7])["request_id"] == "50"  # then the run goes on
+    assert json.loads(lines[8])["seal"]["records"] == 7  # the recovery is a record
+    report = verify_files([path], CHAIN)
+    assert (report.breaks, report.unsealed) == ([], 0)
+    [found] = report.recoveries
+    assert (found.line, found.records) == (7, 3)
+    assert str(found) == (
+        f"{path}: record 7: unclean stop: at {recovery['time']} the gateway found that "
+        "the run before ended without its shutdown seal (its last whole line at "
+        "2026-12-01T10:00:02.000+00:00): 3 record(s) after the last seal were left "
+        "unsealed"
+    )
+
+
+def test_each_unclean_stop_counts_the_records_since_the_seal_or_stop_before(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    crashed(path, range(4))  # never sealed
+    crashed(path, range(10, 12))  # restarted, then killed again
+    reopened(path)
+    counts = [(r["records"], r["since"]) for r in recoveries_in(path)]
+    assert counts == [(4, "start"), (2, "recovery")]
+    report = verify_files([path], CHAIN)
+    assert report.breaks == []
+    assert [(r.line, r.records) for r in report.recoveries] == [(5, 4), (8, 2)]
+
+
+def test_a_chain_rotated_then_killed_counts_from_the_rotation_seal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(config(path, rotate_bytes=300))
+    for n in range(5):
+        log.write(stamped(n) | {"padding": "x" * 80})
+    del log  # killed
+    AuditLog(config(path, rotate_bytes=300)).close()
+    [recovery] = recoveries_in(path)
+    assert (recovery["since"], recovery["records"]) == ("seal", len(lines_of(path)) - 2)
+    report = verify_files([*rotated_files(path), path], CHAIN)
+    assert report.breaks == []
+    assert len(report.recoveries) == 1
+
+
+def test_a_cleanly_closed_chain_reopened_gets_no_recovery_record(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path, records=2)
+    reopened(path, 3)
+    reopened(path)
+    assert recoveries_in(path) == []
+    assert verify_files([path], CHAIN).recoveries == []
+    crashed(path, range(5, 7))
+    reopened(path)  # writes the recovery record, and seals it at shutdown
+    reopened(path)
+    reopened(path, 8)
+    assert len(recoveries_in(path)) == 1
+    assert [r.line for r in verify_files([path], CHAIN).recoveries] == [8]
+
+
+def test_a_last_line_cut_short_by_a_crash_is_a_note_then_declared_by_the_recovery(
+    tmp_path: Path,
+) -> None:
+    path = sealed_log(tmp_path, records=2)
+    crashed(path, range(3))
+    with path.open("ab") as file:
+        file.write(CUT)
+    report = verify_files([path], CHAIN)
+    assert (report.breaks, report.cut_tail) == ([], True)
+    assert report.note == (
+        "3 records after the last seal (not sealed: the gateway is running or did not "
+        f"stop cleanly); {CUT_NOTE}"
+    )
+    reopened(path, 10)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[6] == CUT  # kept as evidence, on a line of its own
+    recovery = json.loads(lines[7])
+    assert recovery["records"] == 3
+    assert recovery["prev"] == ChainKey(CHAIN).line(lines[5].decode())  # skips it
+    mac = ChainKey(CHAIN).line(CUT.decode("utf-8", "surrogateescape"))
+    assert recovery["cut"] == {"bytes": len(CUT), "mac": mac}
+    report = verify_files([path], CHAIN)
+    assert (report.breaks, report.unsealed, report.cut_tail) == ([], 0, False)
+    [found] = report.recoveries
+    assert found.line == 8
+    assert str(found).endswith(
+        f"; the line before was cut short by the crash ({len(CUT)} bytes): its record "
+        "is lost"
+    )
+    reopened(path)  # the declared cut is no unclean stop of its own
+    assert len(verify_files([path], CHAIN).recoveries) == 1
+
+
+def test_a_crash_in_a_files_first_write_leaves_only_a_cut_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    crashed(path, [])
+    with path.open("ab") as file:
+        file.write(CUT)
+    reopened(path)
+    [recovery] = recoveries_in(path)
+    assert (recovery["records"], recovery["since"], recovery["prev"]) == (
+        0,
+        "start",
+        GENESIS,
+    )
+    report = verify_files([path], CHAIN)
+    assert report.breaks == []
+    assert [r.line for r in report.recoveries] == [2]
+
+
+def test_a_last_record_missing_only_its_newline_is_kept_whole(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    crashed(path, range(2))
+    path.write_bytes(path.read_bytes().removesuffix(b"\n"))
+    reopened(path, 5)
+    assert [json.loads(line).get("request_id") for line in lines_of(path)] == [
+        "0",
+        "1",
+        None,  # the recovery
+        "5",
+        None,  # the shutdown seal
+    ]
+    assert recoveries_in(path)[0]["cut"] is None
+    assert verify_files([path], CHAIN).breaks == []
+
+
+def recovered_with_a_cut(tmp_path: Path) -> Path:
+    """Sealed, killed with 3 records and a line cut short, restarted, stopped cleanly."""
+    path = sealed_log(tmp_path, records=2)
+    crashed(path, range(3))
+    with path.open("ab") as file:
+        file.write(CUT)
+    reopened(path, 10)
+    return path
+
+
+MAC_MISMATCH = (
+    "previous-line MAC does not match: the line before was altered or removed, "
+    "or the chain was written with another key"
+)
+
+
+def replaced(
+    index: int, old: bytes, new: bytes
+) -> Callable[[list[bytes]], list[bytes]]:
+    return lambda lines: [
+        line.replace(old, new) if n == index else line for n, line in enumerate(lines)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (replaced(4, b'"1"', b'"9"'), ["record 6: " + MAC_MISMATCH]),
+        (replaced(7, b'"records":3', b'"records":0'), ["record 9: " + MAC_MISMATCH]),
+        (
+            lambda lines: lines[:7] + lines[8:],
+            [
+                "record 7: not a JSON record",  # no longer declared: a break
+                "record 7: " + MAC_MISMATCH,
+                "record 8: " + MAC_MISMATCH,
+                "record 10: the tail was removed: the file ends at line 9, its seal "
+                "file says 10 lines",
+            ],
+        ),
+        (
+            replaced(6, CUT, CUT[:-3] + b"X"),
+            [
+                "record 7: not a JSON record",
+                "record 7: " + MAC_MISMATCH,
+                "record 8: " + MAC_MISMATCH,
+                "record 10: the seal counts 7 records, the file has 8 before it",
+            ],
+        ),
+    ],
+    ids=["unsealed record", "recovery count", "recovery removed", "cut line"],
+)
+def test_tampering_is_still_seen_after_a_recovery_record(
+    edit: Callable[[list[bytes]], list[bytes]], expected: list[str], tmp_path: Path
+) -> None:
+    path = recovered_with_a_cut(tmp_path)
+    assert len(verify_files([path], CHAIN).recoveries) == 1
+    path.write_bytes(b"\n".join(edit(path.read_bytes().split(b"\n"))))
+    found = [str(b) for b in verify_files([path], CHAIN).breaks]
+    assert found == [f"{path}: {problem}" for problem in expected]

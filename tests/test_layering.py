@@ -73,3 +73,73 @@ def test_a_connectors_private_module_is_imported_only_inside_connectors() -> Non
         if "connectors" not in path.parts:
             for name in imports(path):
                 assert not name.startswith("citizen_graph.connectors._"), (path, name)
+
+
+# Modules whose docstring is still over three lines: a ratchet, to shrink and never to grow.
+LONG_DOCSTRINGS = frozenset(
+    {
+        "access.py",
+        "app.py",
+        "auth/admission.py",
+        "auth/agents.py",
+        "auth/audit.py",
+        "auth/audit_chain.py",
+        "auth/audit_records.py",
+        "auth/credentials.py",
+        "auth/decision.py",
+        "auth/enforcement.py",
+        "auth/habilitations.py",
+        "auth/introspection.py",
+        "auth/policy.py",
+        "auth/quotas.py",
+        "auth/recording.py",
+        "auth/refusals.py",
+        "cache.py",
+        "connectors/__init__.py",
+        "connectors/_client.py",
+        "connectors/_resilience.py",
+        "connectors/api_particulier.py",
+        "connectors/ban.py",
+        "connectors/dgfip.py",
+        "connectors/upstream.py",
+        "edge/__init__.py",
+        "edge/authentication.py",
+        "edge/methods.py",
+        "edge/refusals.py",
+        "edge/request_id.py",
+        "edge/tracing.py",
+        "errors.py",
+        "ids.py",
+        "metrics.py",
+        "persisted.py",
+        "records.py",
+        "request_scope.py",
+        "serving.py",
+        "settings.py",
+        "shared/__init__.py",
+        "shared/codec.py",
+        "shared/quotas.py",
+        "telemetry.py",
+        "tracing.py",
+        "views.py",
+        "workers.py",
+    }
+)
+
+
+def test_every_module_starts_with_a_one_to_three_line_docstring() -> None:
+    paths = {p.relative_to(PACKAGE).as_posix(): p for p in PACKAGE.rglob("*.py")}
+    assert not LONG_DOCSTRINGS - paths.keys(), LONG_DOCSTRINGS - paths.keys()
+    for name, path in sorted(paths.items()):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstring = ast.get_docstring(tree, clean=False)
+        assert docstring, name
+        lines = len(docstring.strip().splitlines())
+        if name in LONG_DOCSTRINGS:
+            assert lines > 3, (
+                f"{name} is within 3 lines now: drop it from LONG_DOCSTRINGS"
+            )
+        else:
+            assert lines <= 3, (
+                f"{name}: {lines} docstring lines (STYLE.md allows 1 to 3)"
+            )

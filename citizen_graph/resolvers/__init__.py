@@ -1,0 +1,1 @@
+"""Resolvers and per-request loaders: they turn the schema's fields into connector calls."""

@@ -1,9 +1,4 @@
-"""Resolvers of the Citizen's fields: key from the parent → loader → schema leaf type.
-
-Resolvers never build URLs, read upstream JSON or check roles. Each upstream-backed field
-awaits only the loaders it needs, so independent upstreams run side by side and the address
-chains after the DGFiP notice that holds it.
-"""
+"""Resolvers of the Citizen's fields: key from the parent → loader → schema leaf type."""
 
 from __future__ import annotations
 
@@ -25,6 +20,10 @@ from citizen_graph.schema.family import FamilyQuotient
 from citizen_graph.schema.identity import Identity
 from citizen_graph.schema.student import StudentStatus
 from citizen_graph.schema.tax import TaxNotice
+
+# Resolvers never build URLs, read upstream JSON or check roles. Each upstream-backed field
+# awaits only the loaders it needs, so independent upstreams run side by side and the address
+# chains after the DGFiP notice that holds it.
 
 QUOTIENT_HISTORY_MONTHS = 24  # API Particulier serves up to 24 months back
 

@@ -1,11 +1,4 @@
-"""Per-request data loaders, one per upstream operation, over the cross-request cache.
-
-A new `Loaders` is built for every request (never shared: a loader is a cache). Each loader
-collects the keys asked during one tick of the event loop and hands them to its batch function,
-which deduplicates them, serves what the cross-request cache holds and fetches the rest: one
-call per key for DGFiP and API Particulier (they have no batch endpoint), one CSV call for all
-the addresses for the BAN.
-"""
+"""Per-request data loaders, one per upstream operation, over the cross-request cache."""
 
 from __future__ import annotations
 
@@ -33,6 +26,13 @@ FamilyQuotientKey = tuple[PivotIdentity, int | None, int | None]
 
 
 class Loaders:
+    """A new `Loaders` is built for every request (never shared: a loader is a cache). Each loader
+    collects the keys asked during one tick of the event loop and hands them to its batch function,
+    which deduplicates them, serves what the cross-request cache holds and fetches the rest: one
+    call per key for DGFiP and API Particulier (they have no batch endpoint), one CSV call for all
+    the addresses for the BAN.
+    """
+
     def __init__(self, connectors: Connectors, cache: UpstreamCache, access: Access):
         """`access`: the habilitation serving the request, handed to every call."""
         self._connectors = connectors

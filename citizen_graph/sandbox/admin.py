@@ -1,8 +1,5 @@
 """`/_sandbox`: the test-data catalogue, call statistics, fault injection, OpenAPI documents
-and credentials of every registered upstream, plus each upstream's own helpers (API
-Particulier's `POST /_sandbox/api-particulier/tokens`, DGFiP's `POST /_sandbox/dgfip/clients`
-and `POST /_sandbox/dgfip/revoke-tokens`, documented on their handlers). Not an upstream:
-never counted, never faulty.
+and credentials of every registered upstream, plus each upstream's own helpers.
 """
 
 from __future__ import annotations
@@ -18,6 +15,10 @@ from citizen_graph.sandbox.faults import Fault, FaultError
 from citizen_graph.sandbox.population import KNOWN_BY, Population, Resident
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.upstream import SimulatedUpstream, Upstream
+
+# Each upstream's own helpers: API Particulier's `POST /_sandbox/api-particulier/tokens`,
+# DGFiP's `POST /_sandbox/dgfip/clients` and `POST /_sandbox/dgfip/revoke-tokens`,
+# documented on their handlers. Not an upstream: never counted, never faulty.
 
 MAX_LIMIT = 1000
 

@@ -1,8 +1,5 @@
 """A test identity provider for agents (ProConnect-style): its JWKS at `GET
 /_sandbox/jwks.json`, and agents' tokens minted at `POST /_sandbox/agent-tokens`.
-
-Its keys (one RS256, one ES256) are made when the sandbox starts and never leave it; a
-gateway in sandbox mode trusts them, with this issuer and audience.
 """
 
 from __future__ import annotations
@@ -20,6 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from citizen_graph.sandbox.admin import admin_error
+
+# Its keys (one RS256, one ES256) are made when the sandbox starts and never leave it; a
+# gateway in sandbox mode trusts them, with this issuer and audience.
 
 ISSUER = "https://sandbox.citizen-graph.invalid"
 AUDIENCE = "citizen-graph"

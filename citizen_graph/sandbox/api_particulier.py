@@ -1,11 +1,4 @@
-"""Simulated API Particulier v3: quotient familial (CNAF/MSA) and statut étudiant (MESRI).
-
-Every call goes through the same steps as the real platform: JWT (401), 20 requests per rolling
-second per token (429), identical request in flight (409), scopes (403), `recipient` (422),
-identity (422), then the provider (latency, magic failures, 404). Every answer carries
-`X-Request-ID` and `RateLimit-*`; a `data` block the token has no scope for is absent.
-Testers mint tokens with chosen scopes with `POST /_sandbox/api-particulier/tokens`.
-"""
+"""Simulated API Particulier v3: quotient familial (CNAF/MSA) and statut étudiant (MESRI)."""
 
 from __future__ import annotations
 
@@ -47,6 +40,12 @@ from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.student_status import SCOPES as STUDENT_SCOPES
 from citizen_graph.sandbox.student_status import student_status
 from citizen_graph.sandbox.upstream import SimulatedUpstream, World
+
+# Every call goes through the same steps as the real platform: JWT (401), 20 requests per rolling
+# second per token (429), identical request in flight (409), scopes (403), `recipient` (422),
+# identity (422), then the provider (latency, magic failures, 404). Every answer carries
+# `X-Request-ID` and `RateLimit-*`; a `data` block the token has no scope for is absent.
+# Testers mint tokens with chosen scopes with `POST /_sandbox/api-particulier/tokens`.
 
 NAME = "api_particulier"
 QF_PATH = "/api-particulier/v3/dss/quotient_familial/identite"

@@ -1,8 +1,5 @@
 """The sandbox app factory: builds the population and every registered simulated upstream of
 one app (`registry.py`).
-
-Nothing is global: the population, statistics, faults, tokens and rate-limit windows hang off
-the app built here (`app.state.sandbox`).
 """
 
 from __future__ import annotations
@@ -20,6 +17,9 @@ from citizen_graph.sandbox.population import Population
 from citizen_graph.sandbox.registry import REGISTRY, check, latency_profile
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.upstream import SimulatedUpstream, Upstream, World
+
+# Nothing is global: the population, statistics, faults, tokens and rate-limit windows hang off
+# the app built here (`app.state.sandbox`).
 
 DEFAULT_SEED = 20261128
 

@@ -1,8 +1,5 @@
 """Simulated Base Adresse Nationale: `GET /ban/search/` (GeoCodeJSON) and the batch
 `POST /ban/search/csv/`.
-
-No authentication; 50 requests per rolling second per client IP, then 429 for 5 s with
-`Retry-After`, as the Géoplateforme does.
 """
 
 from __future__ import annotations
@@ -27,6 +24,9 @@ from citizen_graph.sandbox.latency import Latency, Lognormal
 from citizen_graph.sandbox.ratelimit import RollingWindow
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.upstream import SimulatedUpstream, World
+
+# No authentication; 50 requests per rolling second per client IP, then 429 for 5 s with
+# `Retry-After`, as the Géoplateforme does.
 
 NAME = "ban"
 RATE_LIMIT = 50  # requests per rolling second, per IP

@@ -1,10 +1,4 @@
-"""Simulated DGFiP API Impôt particulier: OAuth2 client credentials and the IR situation routes.
-
-Every data call needs `Authorization: Bearer <token from POST /dgfip/token>` holding the route's
-scope (`RessourceIR`, `RessourceIRDerniere2`) and an `X-Correlation-ID` UUID (echoed back);
-errors are `{"codeapp", "message"}` bodies that never repeat the fiscal number. Testers
-register more OAuth clients with `POST /_sandbox/dgfip/clients`.
-"""
+"""Simulated DGFiP API Impôt particulier: OAuth2 client credentials and the IR situation routes."""
 
 from __future__ import annotations
 
@@ -43,6 +37,11 @@ from citizen_graph.sandbox.population import Population
 from citizen_graph.sandbox.runtime import Runtime
 from citizen_graph.sandbox.tax_notice import latest_income_year, situation
 from citizen_graph.sandbox.upstream import SimulatedUpstream, World
+
+# Every data call needs `Authorization: Bearer <token from POST /dgfip/token>` holding the route's
+# scope (`RessourceIR`, `RessourceIRDerniere2`) and an `X-Correlation-ID` UUID (echoed back);
+# errors are `{"codeapp", "message"}` bodies that never repeat the fiscal number. Testers
+# register more OAuth clients with `POST /_sandbox/dgfip/clients`.
 
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "DGFIP", "TOKEN_LIFETIME_S", "Dgfip"]
 NAME = "dgfip"

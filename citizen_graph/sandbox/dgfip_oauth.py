@@ -1,10 +1,5 @@
 """DGFiP OAuth2 client credentials: the clients of one sandbox app, each with its scopes, and
 the access tokens `POST /dgfip/token` issues them.
-
-The default client holds every scope and keeps the sandbox's historical behaviour: its tokens
-carry every scope whatever the token request's `scope` asks (RFC 6749 §3.3 lets a server
-ignore it; the response's `scope` says what was granted). A registered client's tokens carry
-its scopes, narrowed to the requested ones when the request names some.
 """
 
 from __future__ import annotations
@@ -13,6 +8,11 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+# The default client holds every scope and keeps the sandbox's historical behaviour: its tokens
+# carry every scope whatever the token request's `scope` asks (RFC 6749 §3.3 lets a server
+# ignore it; the response's `scope` says what was granted). A registered client's tokens carry
+# its scopes, narrowed to the requested ones when the request names some.
 
 # The API Impôt particulier OAuth scopes, one per route family (reference §3.3).
 SCOPES = (

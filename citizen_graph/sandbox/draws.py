@@ -1,8 +1,4 @@
-"""Fast seeded draws: everything derives from `random.Random.random()`, the cheapest call.
-
-`random.choices`, `randint` and `sample` cost ten times more; the population is drawn hundreds
-of thousands of times at every start.
-"""
+"""Fast seeded draws: everything derives from `random.Random.random()`, the cheapest call."""
 
 from __future__ import annotations
 
@@ -11,6 +7,9 @@ import random
 from bisect import bisect
 from collections.abc import Sequence
 from typing import TypeVar
+
+# `random.choices`, `randint` and `sample` cost ten times more; the population is drawn hundreds
+# of thousands of times at every start.
 
 T = TypeVar("T")
 

@@ -1,13 +1,4 @@
-"""The fixed citizens: always present, first in the catalogue, one per situation worth testing.
-
-| SPI             | who                                   | what it shows                          |
-|-----------------|---------------------------------------|----------------------------------------|
-| `3000000000011` | ALICE MARIE FICTIF (usage LAMBERT), F | married to PAUL, 2 children, CNAF file |
-| `3000000000012` | PAUL LAMBERT, M, born in Spain        | same notice as ALICE (couple's 2 SPIs) |
-| `3000000000021` | CAMILLE TESTEUR, F                    | single, not taxable, enrolled student  |
-| `3000000000031` | JEAN PIERRE FACTICE, M                | divorced, 1 child, MSA, rural lieu-dit |
-| `3000000000041` | NOE INTROUVABLE, M                    | taxable; BAN does not find his address |
-"""
+"""The fixed citizens: always present, first in the catalogue, one per situation worth testing."""
 
 from __future__ import annotations
 
@@ -17,6 +8,14 @@ from citizen_graph.sandbox.names import INSTITUTIONS, LOCALITIES, STREETS, Stree
 from citizen_graph.sandbox.people import Address, Household, Person, Study
 from citizen_graph.sandbox.places import birth_place, commune
 from citizen_graph.sandbox.taxes import collected, family_quotient, income_tax, shares
+
+# SPI             | who                                   | what it shows
+# ----------------|---------------------------------------|---------------------------------------
+# `3000000000011` | ALICE MARIE FICTIF (usage LAMBERT), F | married to PAUL, 2 children, CNAF file
+# `3000000000012` | PAUL LAMBERT, M, born in Spain        | same notice as ALICE (couple's 2 SPIs)
+# `3000000000021` | CAMILLE TESTEUR, F                    | single, not taxable, enrolled student
+# `3000000000031` | JEAN PIERRE FACTICE, M                | divorced, 1 child, MSA, rural lieu-dit
+# `3000000000041` | NOE INTROUVABLE, M                    | taxable; BAN does not find his address
 
 D = datetime.date
 

@@ -1,9 +1,4 @@
-"""Generation of fictitious tax households from a seed: the same on every machine, and fast.
-
-Everything is drawn from one seeded generator in a fixed order; identity keys and fiscal numbers
-are kept unique so that every catalogue identity matches exactly one person. The app builds the
-population at every start, so this module favours plain arithmetic on `random()` draws.
-"""
+"""Generation of fictitious tax households from a seed: the same on every machine, and fast."""
 
 from __future__ import annotations
 
@@ -38,6 +33,10 @@ from citizen_graph.sandbox.places import (
     Commune,
 )
 from citizen_graph.sandbox.taxes import collected, family_quotient, income_tax, shares
+
+# Everything is drawn from one seeded generator in a fixed order; identity keys and fiscal numbers
+# are kept unique so that every catalogue identity matches exactly one person. The app builds the
+# population at every start, so this module favours plain arithmetic on `random()` draws.
 
 IdentityKey = tuple[
     str, str, int, str

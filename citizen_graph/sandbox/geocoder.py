@@ -1,8 +1,4 @@
-"""The simulated BAN geocoder: an index of every household's address, and a deterministic search.
-
-Streets are indexed per commune; a query is narrowed to communes by its postcode, its commune
-name or a filter, then scored against each street of those communes by weighted word overlap.
-"""
+"""The simulated BAN geocoder: an index of every household's address, and a deterministic search."""
 
 from __future__ import annotations
 
@@ -20,6 +16,9 @@ from citizen_graph.sandbox.geo import lambert93, offset, stable_fraction
 from citizen_graph.sandbox.names import Street
 from citizen_graph.sandbox.people import Address
 from citizen_graph.sandbox.places import COMMUNES, Commune
+
+# Streets are indexed per commune; a query is narrowed to communes by its postcode, its commune
+# name or a filter, then scored against each street of those communes by weighted word overlap.
 
 RESULT_TYPES = ("housenumber", "street", "locality", "municipality")
 _MIN_SIMILARITY = 0.5

@@ -1,10 +1,4 @@
-"""Latency profiles: how long each simulated upstream takes to answer.
-
-A profile is a typed value built from each registered upstream's own entry (`Latency`); `none`
-adds nothing, `realistic` draws lognormal delays around the medians of the reference (DGFiP
-400 ms, API Particulier 300 ms with p95 1.5 s and a 1 % tail of 10 s provider timeouts, BAN
-30 ms plus 1 ms per CSV row).
-"""
+"""Latency profiles: how long each simulated upstream takes to answer."""
 
 from __future__ import annotations
 
@@ -12,6 +6,11 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# A profile is a typed value built from each registered upstream's own entry (`Latency`); `none`
+# adds nothing, `realistic` draws lognormal delays around the medians of the reference (DGFiP
+# 400 ms, API Particulier 300 ms with p95 1.5 s and a 1 % tail of 10 s provider timeouts, BAN
+# 30 ms plus 1 ms per CSV row).
 
 PROFILES = ("none", "realistic")
 # p95 = median × e^(1.645 σ)

@@ -1,26 +1,25 @@
-"""Magic values that make a simulated upstream fail on purpose, like the official staging data.
-
-None of them is in the catalogue (`GET /_sandbox/citizens`).
-
-| upstream        | input                                | answer                                  |
-|-----------------|--------------------------------------|-----------------------------------------|
-| DGFiP           | SPI `1111111111403`                  | 403, codeapp `4031` (no access)         |
-| DGFiP           | SPI `1111111111410`                  | 410, codeapp `4101` (no notice)         |
-| DGFiP           | SPI `1111111111500`                  | 500, codeapp `5000`                     |
-| DGFiP           | SPI `1111111111504`                  | waits 30 s, then 500 (hanging upstream) |
-| DGFiP           | any other well-formed unknown SPI    | 410, codeapp `4102` (unknown SPI)       |
-| API Particulier | `codeCogInseeCommuneNaissance=00404` | 404 `23003` (QF) / `25003` (MESRI)      |
-| API Particulier | `codeCogInseeCommuneNaissance=00502` | 502 `23999` (QF) / `25999` (MESRI)      |
-| API Particulier | `codeCogInseeCommuneNaissance=00504` | 504 `23002` / `25002` at once, retry 10 |
-| BAN             | "99 IMP DES NULLE PART 23000 GUERET" | not found (the tax address of NOE)      |
-
-Generated fiscal numbers start with "3" and never with "1111111111".
-"""
+"""Magic values that make a simulated upstream fail on purpose, like the official staging data."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+
+# None of them is in the catalogue (`GET /_sandbox/citizens`).
+#
+# upstream        | input                                | answer
+# ----------------|--------------------------------------|----------------------------------------
+# DGFiP           | SPI `1111111111403`                  | 403, codeapp `4031` (no access)
+# DGFiP           | SPI `1111111111410`                  | 410, codeapp `4101` (no notice)
+# DGFiP           | SPI `1111111111500`                  | 500, codeapp `5000`
+# DGFiP           | SPI `1111111111504`                  | waits 30 s, then 500 (hanging upstream)
+# DGFiP           | any other well-formed unknown SPI    | 410, codeapp `4102` (unknown SPI)
+# API Particulier | `codeCogInseeCommuneNaissance=00404` | 404 `23003` (QF) / `25003` (MESRI)
+# API Particulier | `codeCogInseeCommuneNaissance=00502` | 502 `23999` (QF) / `25999` (MESRI)
+# API Particulier | `codeCogInseeCommuneNaissance=00504` | 504 `23002` / `25002` at once, retry 10
+# BAN             | "99 IMP DES NULLE PART 23000 GUERET" | not found (the tax address of NOE)
+#
+# Generated fiscal numbers start with "3" and never with "1111111111".
 
 # SPI → (HTTP status, codeapp)
 FAILING_SPIS: Mapping[str, tuple[int, str]] = MappingProxyType(

@@ -1,7 +1,5 @@
 """The invented vocabulary: obviously fictitious surnames, ordinary given names, invented streets,
 localities and institutions.
-
-Surnames are built from words meaning "fake" so that no real person can ever be matched.
 """
 
 from __future__ import annotations
@@ -9,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+# Surnames are built from words meaning "fake" so that no real person can ever be matched.
 
 _SURNAME_ROOTS = (
     "FICTIF", "EXEMPLE", "TESTEUR", "FACTICE", "SIMULE", "BIDON", "MAQUETTE", "MODELE",

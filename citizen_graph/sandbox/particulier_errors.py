@@ -1,13 +1,12 @@
-"""API Particulier v3 errors: `{"errors": [{"code", "title", "detail", "source", "meta"}]}`.
-
-Provider codes are the provider's two digits then the kind: `003` not found, `999` unknown
-answer (502), `001` unavailable and `002` timeout (504). `23` is CNAF, `25` MESRI.
-"""
+"""API Particulier v3 errors: `{"errors": [{"code", "title", "detail", "source", "meta"}]}`."""
 
 from __future__ import annotations
 
 from types import MappingProxyType
 from typing import Any
+
+# Provider codes are the provider's two digits then the kind: `003` not found, `999` unknown
+# answer (502), `001` unavailable and `002` timeout (504). `23` is CNAF, `25` MESRI.
 
 CNAF, MESRI, GENERIC = "23", "25", "00"
 

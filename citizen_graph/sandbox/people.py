@@ -1,8 +1,4 @@
-"""The records of the simulated State: people, addresses, tax households, studies.
-
-Immutable values; every upstream module reads them and renders its own format. The ones built
-by the thousand at every start are named tuples, three times cheaper to create than dataclasses.
-"""
+"""The records of the simulated State: people, addresses, tax households, studies."""
 
 from __future__ import annotations
 
@@ -14,6 +10,9 @@ from typing import NamedTuple
 from citizen_graph.sandbox.names import STREET_KIND_ABBREVIATIONS, Institution, Street
 from citizen_graph.sandbox.places import BirthPlace, Commune
 from citizen_graph.sandbox.text import name_key
+
+# Immutable values; every upstream module reads them and renders its own format. The ones built
+# by the thousand at every start are named tuples, three times cheaper to create than dataclasses.
 
 # Income amounts are generated for this year; other years are derived from it.
 REFERENCE_INCOME_YEAR = 2025

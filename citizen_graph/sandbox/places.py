@@ -1,8 +1,4 @@
-"""Real French communes and foreign countries the fictitious population lives in and is born in.
-
-Codes are INSEE COG codes (arrondissement codes for Paris, Lyon and Marseille, as BAN uses them);
-centres are approximate. Only the streets are invented.
-"""
+"""Real French communes and foreign countries the fictitious population lives in and is born in."""
 
 from __future__ import annotations
 
@@ -10,6 +6,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from citizen_graph.sandbox.text import name_key
+
+# Codes are INSEE COG codes (arrondissement codes for Paris, Lyon and Marseille, as BAN uses them);
+# centres are approximate. Only the streets are invented.
 
 FRANCE = "99100"
 

@@ -1,7 +1,5 @@
-"""The simulated population: the fixed citizens, then the generated households, and their indexes.
-
-Built once per app from a seed; read-only afterwards. See `fixed.py` for the fixed citizens and
-`magic.py` for the values that trigger upstream errors.
+"""The simulated population: the fixed citizens, then the generated households,
+and their indexes.
 """
 
 from __future__ import annotations
@@ -14,6 +12,9 @@ from citizen_graph.sandbox.fixed import fixed_households, fixed_studies
 from citizen_graph.sandbox.generator import Generator, IdentityKey
 from citizen_graph.sandbox.people import Household, Person, Study
 from citizen_graph.sandbox.text import name_key
+
+# Built once per app from a seed; read-only afterwards. See `fixed.py` for the fixed citizens and
+# `magic.py` for the values that trigger upstream errors.
 
 KNOWN_BY = ("dgfip", "cnaf", "msa", "mesri")
 _FIRST_GENERATED_FILE = 100

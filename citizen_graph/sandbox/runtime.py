@@ -1,10 +1,4 @@
-"""What the simulated upstreams share at run time: statistics, injected faults and latency.
-
-Every upstream route is built by `Runtime.route`: the wrapper counts the call under its
-template, answers injected errors and outages in that upstream's own format, and the handler
-calls `work()` where the real service would spend its time (so latency holds in-flight locks)
-and `authenticated()` once it has accepted the caller's credential.
-"""
+"""What the simulated upstreams share at run time: statistics, injected faults and latency."""
 
 from __future__ import annotations
 
@@ -28,6 +22,12 @@ _STATS = "sandbox_upstream_stats"  # request.state: the counters this call start
 
 
 class Runtime:
+    """Every upstream route is built by `Runtime.route`: the wrapper counts the call under its
+    template, answers injected errors and outages in that upstream's own format, and the handler
+    calls `work()` where the real service would spend its time (so latency holds in-flight locks)
+    and `authenticated()` once it has accepted the caller's credential.
+    """
+
     def __init__(self, latency: LatencyProfile, upstreams: Sequence[str]) -> None:
         self.latency = latency
         self.stats = Stats(upstreams)

@@ -1,10 +1,4 @@
-"""Call statistics per simulated upstream (`GET /_sandbox/stats`).
-
-Routes are counted under their template (`GET /dgfip/…/spi/{spi}/…`), never a real
-identifier; `credentials` counts the calls made with each accepted credential under its public
-id (a token's `jti`, an OAuth `client_id`), never a secret; `max_in_flight` is the peak of
-concurrent requests, to check client throttling.
-"""
+"""Call statistics per simulated upstream (`GET /_sandbox/stats`)."""
 
 from __future__ import annotations
 
@@ -12,6 +6,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+# Routes are counted under their template (`GET /dgfip/…/spi/{spi}/…`), never a real
+# identifier; `credentials` counts the calls made with each accepted credential under its public
+# id (a token's `jti`, an OAuth `client_id`), never a secret; `max_in_flight` is the peak of
+# concurrent requests, to check client throttling.
 
 
 @dataclass

@@ -1,8 +1,4 @@
-"""A household's income tax situation (`SituationsIRAssiettes`) in DGFiP's own field names.
-
-Amounts are those of the reference income year, grown or shrunk by the household's yearly
-growth; children count from the year they are born.
-"""
+"""A household's income tax situation (`SituationsIRAssiettes`) in DGFiP's own field names."""
 
 from __future__ import annotations
 
@@ -11,6 +7,9 @@ from typing import Any
 
 from citizen_graph.sandbox.people import REFERENCE_INCOME_YEAR, Household, Person
 from citizen_graph.sandbox.taxes import shares
+
+# Amounts are those of the reference income year, grown or shrunk by the household's yearly
+# growth; children count from the year they are born.
 
 _DECLARANT_FIELDS = (
     "spiDec",

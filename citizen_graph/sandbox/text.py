@@ -1,13 +1,12 @@
-"""Text folding shared by identity matching and the geocoder.
-
-Upper case, accents and ligatures removed, punctuation turned into spaces: the way French
-administrations compare names and addresses.
-"""
+"""Text folding shared by identity matching and the geocoder."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+# Upper case, accents and ligatures removed, punctuation turned into spaces: the way French
+# administrations compare names and addresses.
 
 _LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "ß": "ss"})
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")

@@ -1,9 +1,5 @@
-"""build_schema(): the federated Strawberry schema and the GraphQL stage; the SDL comes from here.
-
-The GraphQL stage is the schema's ordered list of extensions, outermost first: the
-audit record, the contract's errors, the token limit, the parser cache, the document's shape
-limits (with the validation cache), then the authorization decision, taken before execution,
-then quotas and admission (auth/quotas.py, auth/admission.py).
+"""build_schema(): the federated Strawberry schema and the GraphQL stage;
+the SDL comes from here.
 """
 
 from __future__ import annotations
@@ -30,6 +26,11 @@ from citizen_graph.schema.parser_cache import CachedParser
 from citizen_graph.schema.query import Query
 from citizen_graph.schema.scalars import SCALAR_OVERRIDES
 from citizen_graph.settings import LimitSettings
+
+# The GraphQL stage is the schema's ordered list of extensions, outermost first: the
+# audit record, the contract's errors, the token limit, the parser cache, the document's shape
+# limits (with the validation cache), then the authorization decision, taken before execution,
+# then quotas and admission (auth/quotas.py, auth/admission.py).
 
 logger = logging.getLogger("citizen_graph.graphql")
 EXPECTED_CODES = frozenset({"NOT_FOUND"})

@@ -1,8 +1,4 @@
-"""ContractErrors: the GraphQL stage's part that turns every error into a contract error.
-
-Parse, validation, limit, decision and resolver errors alike leave the stage with an
-`extensions.code` (`schema/errors.py`), and a bad document gets a bounded list.
-"""
+"""ContractErrors: the GraphQL stage's part that turns every error into a contract error."""
 
 from __future__ import annotations
 
@@ -19,6 +15,10 @@ MAX_ERRORS = 10  # pre-execution errors reported for one document
 
 
 class ContractErrors(SchemaExtension):
+    """Parse, validation, limit, decision and resolver errors alike leave the stage with an
+    `extensions.code` (`schema/errors.py`), and a bad document gets a bounded list.
+    """
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result

@@ -1,12 +1,4 @@
-"""The one place where errors become contract errors (`extensions.code`, `source`).
-
-Applied by the HTTP view to every result (parse, validation and execution errors alike).
-
-The project's own errors keep their message and code; parse and validation errors become
-BAD_USER_INPUT (limits: QUERY_TOO_COMPLEX) with suggestions removed, so field names cannot be
-fished out, and every input value masked; anything else is masked as INTERNAL and logged
-without the query text.
-"""
+"""The one place where errors become contract errors (`extensions.code`, `source`)."""
 
 from __future__ import annotations
 
@@ -23,6 +15,13 @@ from graphql import (
 )
 
 from citizen_graph.errors import CitizenGraphError
+
+# Applied by the HTTP view to every result (parse, validation and execution errors alike).
+#
+# The project's own errors keep their message and code; parse and validation errors become
+# BAD_USER_INPUT (limits: QUERY_TOO_COMPLEX) with suggestions removed, so field names cannot be
+# fished out, and every input value masked; anything else is masked as INTERNAL and logged
+# without the query text.
 
 logger = logging.getLogger("citizen_graph.errors")
 

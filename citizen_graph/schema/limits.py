@@ -1,15 +1,4 @@
-"""Limits on a document's shape, counted in one linear pass before graphql-core validates it.
-
-Each named fragment is summarised once and its summary reused wherever it is spread, so a
-document whose fragments spread the next one twice costs one visit per fragment, not 2^depth.
-The pass measures the operation as execution would expand it: depth (an introspection
-field's subtree, and fragments on introspection types, against a larger bound of their own:
-the standard introspection query that code generators send is 11 deep, and `__schema` is
-allowed once per document), fields, aliases, occurrences of one response key in one
-selection set (what makes validation quadratic), and counts directives as written. The
-first limit exceeded refuses the document with one error, and validation (cached,
-Strawberry's `ValidationCache`) never runs on it.
-"""
+"""Limits on a document's shape, counted in one linear pass before graphql-core validates it."""
 
 from __future__ import annotations
 
@@ -34,6 +23,16 @@ from strawberry.extensions import ValidationCache
 
 from citizen_graph.errors import BadUserInput, CitizenGraphError, QueryTooComplex
 from citizen_graph.settings import LimitSettings
+
+# Each named fragment is summarised once and its summary reused wherever it is spread, so a
+# document whose fragments spread the next one twice costs one visit per fragment, not 2^depth.
+# The pass measures the operation as execution would expand it: depth (an introspection
+# field's subtree, and fragments on introspection types, against a larger bound of their own:
+# the standard introspection query that code generators send is 11 deep, and `__schema` is
+# allowed once per document), fields, aliases, occurrences of one response key in one
+# selection set (what makes validation quadratic), and counts directives as written. The
+# first limit exceeded refuses the document with one error, and validation (cached,
+# Strawberry's `ValidationCache`) never runs on it.
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 

@@ -1,8 +1,4 @@
-"""The project's own scalars: coercion errors say what was expected, never what was given.
-
-Strawberry's built-in `Date` puts the rejected input in its message (a birth date is
-personal data); `build_schema` puts this one in its place with `scalar_overrides`.
-"""
+"""The project's own scalars: coercion errors say what was expected, never what was given."""
 
 from __future__ import annotations
 
@@ -13,6 +9,9 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, StringValueNode, ValueNode
 from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
+
+# Strawberry's built-in `Date` puts the rejected input in its message (a birth date is
+# personal data); `build_schema` puts this one in its place with `scalar_overrides`.
 
 DATE_EXPECTED = "Expected a date as YYYY-MM-DD."
 # fromisoformat alone would also take "20240314" and "2024-W11-4" (Python ≥ 3.11).

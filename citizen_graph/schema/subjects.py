@@ -1,9 +1,4 @@
-"""The citizens a root field asks for, read from its arguments before execution.
-
-`citizen` asks for one, `citizens` for each of its keys, `_entities` for each representation
-(by its opaque id). Every key counts toward the request's limit; only well-formed keys are
-subjects (a malformed one is refused at its index by its resolver and fetches nothing).
-"""
+"""The citizens a root field asks for, read from its arguments before execution."""
 
 from __future__ import annotations
 
@@ -16,6 +11,10 @@ from citizen_graph.ids import CitizenIdCodec
 from citizen_graph.records import CitizenKey
 from citizen_graph.schema.enums import Sex
 from citizen_graph.schema.inputs import FRANCE, PivotIdentityInput, citizen_key
+
+# `citizen` asks for one, `citizens` for each of its keys, `_entities` for each representation
+# (by its opaque id). Every key counts toward the request's limit; only well-formed keys are
+# subjects (a malformed one is refused at its index by its resolver and fetches nothing).
 
 
 @dataclass(frozen=True)

@@ -70,16 +70,25 @@ def attributes(span: Any) -> dict[str, Any]:
     return found
 
 
+def traced_citizen(
+    start_gateway: Callable[..., GatewayClient],
+    collector: tuple[Collector, str],
+    headers: dict[str, str],
+) -> list[Any]:
+    """One citizen's query through a traced gateway, and its spans: the request,
+    authorize, admit and 4 upstream calls (the request's ends last)."""
+    receiver, endpoint = collector
+    gateway = start_gateway(tracing={"endpoint": endpoint, "export_delay_s": 0.05})
+    variables = {"fiscalNumber": ALICE, "identity": ALICE_IDENTITY}
+    gateway.query(ONE_CITIZEN, variables, headers=headers)
+    return receiver.wait_for(7)
+
+
 def test_a_request_its_decision_and_its_upstream_calls_are_spans_of_the_callers_trace(
     start_gateway: Callable[..., GatewayClient],
     collector: tuple[Collector, str],
 ) -> None:
-    receiver, endpoint = collector
-    gateway = start_gateway(tracing={"endpoint": endpoint, "export_delay_s": 0.05})
-    variables = {"fiscalNumber": ALICE, "identity": ALICE_IDENTITY}
-    gateway.query(ONE_CITIZEN, variables, headers={"traceparent": TRACEPARENT})
-    # request, authorize, admit, 4 upstream calls: the request's ends last
-    spans = receiver.wait_for(7)
+    spans = traced_citizen(start_gateway, collector, {"traceparent": TRACEPARENT})
     by_name = {span.name: span for span in spans}
     assert {"POST /graphql", "authorize", "admit"} <= set(by_name)
     assert {
@@ -127,13 +136,9 @@ def test_a_callers_tracestate_is_never_exported(
     start_gateway: Callable[..., GatewayClient],
     collector: tuple[Collector, str],
 ) -> None:
-    receiver, endpoint = collector
-    gateway = start_gateway(tracing={"endpoint": endpoint, "export_delay_s": 0.05})
-    variables = {"fiscalNumber": ALICE, "identity": ALICE_IDENTITY}
     state = f"vendor={ALICE}"  # free text a caller controls: it could be anything
     headers = {"traceparent": TRACEPARENT, "tracestate": state}
-    gateway.query(ONE_CITIZEN, variables, headers=headers)
-    spans = receiver.wait_for(7)
+    spans = traced_citizen(start_gateway, collector, headers)
     assert [span.trace_state for span in spans] == [""] * len(spans)
     assert {span.trace_id.hex() for span in spans} == {TRACE_ID}  # the parent held
 
